@@ -1,0 +1,3 @@
+from seat_manager.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The pure core: state machines, deposit checks and policies. No I/O imports here."""
