@@ -98,10 +98,6 @@ def seat_in(status: SeatStatus, *, exception_from: SeatStatus = SeatStatus.ACTIV
     return Seat(seat.seat_id, seat.operator_id, status, seat.history)
 
 
-def full_justification() -> dict[str, object]:
-    return {"evidence": EVIDENCE, "reason": REASON}
-
-
 ALL_MOVES = list(itertools.product(SeatStatus, SeatStatus, ActorKind))
 
 
@@ -111,13 +107,15 @@ def test_every_move_is_accepted_exactly_when_the_table_allows_it(
 ) -> None:
     seat = seat_in(src)
     if (src, dst, kind) in ALLOWED:
-        moved, event = transition(seat, dst, actor=ACTORS[kind], now=T0, **full_justification())
+        moved, event = transition(
+            seat, dst, actor=ACTORS[kind], now=T0, evidence=EVIDENCE, reason=REASON
+        )
         assert moved.status is dst
         assert event.transition.from_status is src
         assert event.transition.to_status is dst
     else:
         with pytest.raises(InvalidTransition) as caught:
-            transition(seat, dst, actor=ACTORS[kind], now=T0, **full_justification())
+            transition(seat, dst, actor=ACTORS[kind], now=T0, evidence=EVIDENCE, reason=REASON)
         assert caught.value.code == "INVALID_TRANSITION"
         assert caught.value.data["from"] == src
         assert caught.value.data["to"] == dst
@@ -161,7 +159,7 @@ def test_revoked_seat_cannot_move_anywhere_even_for_an_admin() -> None:
     revoked = seat_in(SeatStatus.REVOKED)
     for dst, kind in itertools.product(SeatStatus, ActorKind):
         with pytest.raises(InvalidTransition):
-            transition(revoked, dst, actor=ACTORS[kind], now=T0, **full_justification())
+            transition(revoked, dst, actor=ACTORS[kind], now=T0, evidence=EVIDENCE, reason=REASON)
 
 
 def test_watcher_move_without_evidence_is_refused_as_evidence_required() -> None:
