@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from seat_manager.bootstrap import configure_logging
 from seat_manager.commands import chain, deposits, runtime, store
 from seat_manager.domain.errors import ConfigurationError
 
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
+    configure_logging()
     try:
         return handler(args)
     except ConfigurationError as exc:

@@ -6,7 +6,8 @@ init_code_hash), and the credentials are 0x01 ‖ 11 zero bytes ‖ vault addres
 
 from __future__ import annotations
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from seat_manager.domain.types import Address
 

@@ -1,0 +1,37 @@
+"""Integration tier: real stores (SQLite file, PostgreSQL database) and real processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.store import create_database, database_url, drop_database, require_postgres
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment variables pointing at a fresh, empty store of each driver."""
+    if request.param == "sqlite":
+        yield {
+            "ONBOARDING_STORE_DRIVER": "sqlite",
+            "ONBOARDING_SQLITE_PATH": str(tmp_path / "store.sqlite3"),
+        }
+        return
+    require_postgres()
+    name = create_database()
+    try:
+        yield {"ONBOARDING_STORE_DRIVER": "postgres", "ONBOARDING_POSTGRES_URL": database_url(name)}
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture
+def pg_env() -> Iterator[dict[str, str]]:
+    require_postgres()
+    name = create_database()
+    try:
+        yield {"ONBOARDING_STORE_DRIVER": "postgres", "ONBOARDING_POSTGRES_URL": database_url(name)}
+    finally:
+        drop_database(name)

@@ -1,0 +1,106 @@
+"""`seat-manager migrate` on both drivers: apply, no-op, move down and up, drift check."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support.cli import run_cli
+
+HEAD = "0001_initial_store"
+
+
+def _async_url(env: dict[str, str]) -> str:
+    if env["ONBOARDING_STORE_DRIVER"] == "sqlite":
+        return "sqlite+aiosqlite:///" + env["ONBOARDING_SQLITE_PATH"]
+    return env["ONBOARDING_POSTGRES_URL"].replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+def execute_sql(env: dict[str, str], sql: str) -> None:
+    async def go() -> None:
+        engine = create_async_engine(_async_url(env))
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(sql))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
+def test_migrate_applies_then_reports_nothing_pending(store_env: dict[str, str], tmp_path: Path):
+    first = run_cli(["migrate"], store_env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert f"Applied migration {HEAD}" in first.stdout
+
+    second = run_cli(["migrate"], store_env, tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip().splitlines() == ["No pending migrations to apply."]
+
+
+def test_migrate_round_trip_base_and_head_keeps_schema_clean(
+    store_env: dict[str, str], tmp_path: Path
+):
+    assert run_cli(["migrate"], store_env, tmp_path).returncode == 0
+    down = run_cli(["migrate", "--to", "base"], store_env, tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert f"Reverted migration {HEAD}" in down.stdout
+
+    drifted = run_cli(["migrate", "--check"], store_env, tmp_path)
+    assert drifted.returncode == 1
+    assert "pending migrations" in drifted.stdout
+    assert "missing table seats" in drifted.stdout
+
+    up = run_cli(["migrate", "--to", HEAD], store_env, tmp_path)
+    assert up.returncode == 0, up.stderr
+    check = run_cli(["migrate", "--check"], store_env, tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "Schema matches the models" in check.stdout
+
+
+def test_check_names_a_partial_unique_index_dropped_by_hand(
+    store_env: dict[str, str], tmp_path: Path
+):
+    assert run_cli(["migrate"], store_env, tmp_path).returncode == 0
+    execute_sql(store_env, "DROP INDEX uniq_seats_active_operator_id")
+
+    check = run_cli(["migrate", "--check"], store_env, tmp_path)
+    assert check.returncode == 1
+    assert "uniq_seats_active_operator_id" in check.stdout
+    assert "uniq_operations_live_seat_kind" not in check.stdout
+
+
+def test_check_notices_a_partial_index_made_non_partial(pg_env: dict[str, str], tmp_path: Path):
+    assert run_cli(["migrate"], pg_env, tmp_path).returncode == 0
+    execute_sql(pg_env, "DROP INDEX uniq_operations_live_seat_kind")
+    execute_sql(
+        pg_env, "CREATE UNIQUE INDEX uniq_operations_live_seat_kind ON operations (seat_id, kind)"
+    )
+    check = run_cli(["migrate", "--check"], pg_env, tmp_path)
+    assert check.returncode == 1
+    assert "uniq_operations_live_seat_kind" in check.stdout
+
+
+def test_unknown_revision_is_refused_with_the_known_ones(
+    store_env: dict[str, str], tmp_path: Path
+):
+    result = run_cli(["migrate", "--to", "nope"], store_env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("Fatal startup error: unknown migration revision 'nope'")
+    assert HEAD in result.stderr
+
+
+def test_unreachable_postgres_gives_one_fatal_line_without_the_password(tmp_path: Path):
+    env = {
+        "ONBOARDING_STORE_DRIVER": "postgres",
+        "ONBOARDING_POSTGRES_URL": "postgresql://seat:hunter2secret@127.0.0.1:1/seat_manager",
+    }
+    result = run_cli(["migrate"], env, tmp_path)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Fatal startup error: cannot reach the postgres store")
+    assert "hunter2secret" not in result.stderr + result.stdout
