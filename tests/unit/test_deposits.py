@@ -67,7 +67,7 @@ def _verify(
     **options: Any,
 ) -> DepositData:
     return verify_deposit_data(
-        entry,  # type: ignore[arg-type]
+        entry,
         expected_withdrawal_credentials=credentials,
         genesis_fork_version=fork,
         **options,

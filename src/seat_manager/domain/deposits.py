@@ -181,7 +181,7 @@ def _check_credentials(actual: bytes, expected: bytes, allow_compounding: bool) 
 
 
 def verify_deposit_data(
-    entry: Mapping[str, object],
+    entry: object,
     *,
     expected_withdrawal_credentials: bytes,
     genesis_fork_version: bytes,
@@ -189,6 +189,8 @@ def verify_deposit_data(
     allow_compounding: bool = False,
 ) -> DepositData:
     """Parse and fully check one entry; return it, or raise DepositDataInvalid.
+
+    `entry` is one decoded JSON value, untrusted: anything but an object is refused.
 
     `genesis_fork_version` is the configured chain's (see `chains.genesis_fork_version`).
     With `allow_compounding`, 0x01 and 0x02 credentials to the expected address pass.
