@@ -1,4 +1,4 @@
-"""Integration tier: real stores (SQLite file, PostgreSQL database) and real processes."""
+"""Fixtures shared by the integration and migration tiers: fresh stores of both drivers."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ class RuntimeConfig:
 
 def redact_url(url: str) -> str:
     """`scheme://user:secret@host/db` -> `scheme://user:***@host/db`."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+    return re.sub(r"(://[^:/@]*):.*@", r"\1:***@", url)
 
 
 def _env(name: str) -> Any:

@@ -63,6 +63,7 @@ class Service:
 
     process: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
+    stderr: str = ""
 
     def wait_for(self, marker: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
@@ -81,18 +82,18 @@ class Service:
         )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        """Signal the process, collect the rest of its output, close its pipes."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
-            return self.process.wait(timeout=timeout)
+            out, err = self.process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.wait()
+            self.process.communicate()
             raise
-
-    def rest_of_stdout(self) -> list[str]:
-        assert self.process.stdout is not None
-        return self.lines + [line.rstrip("\n") for line in self.process.stdout.readlines()]
+        self.lines += out.splitlines()
+        self.stderr += err
+        return self.process.returncode
 
 
 def start_cli(args: list[str], env: Mapping[str, str], cwd: Path) -> Service:

@@ -13,13 +13,14 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from seat_manager.adapters.db.tables import SeatEventRow, SeatRow
+from seat_manager.adapters.db.tables import SeatRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory, constraint_of
 from seat_manager.config import SeedSeat
 from seat_manager.domain.errors import Conflict, OperatorAlreadyHasActiveSeat, SeatManagerError
-from seat_manager.domain.seats import SeatStatus
+from seat_manager.domain.seats import Actor, ActorKind, create_seat
 
-SEEDER = "system:seeder"
+SEEDER_ACTOR = Actor(ActorKind.SEEDER, "startup")
+SEEDER = str(SEEDER_ACTOR)
 
 
 @dataclass(frozen=True)
@@ -77,23 +78,21 @@ async def seed_created_seats(
                 active = await uow.seats.find_active_by_operator(seed.operator_id)
                 if active is not None:
                     raise _operator_busy(seed, active.seat_id)
+                seat, event = create_seat(
+                    seed.seat_id, seed.operator_id, actor=SEEDER_ACTOR, now=now,
+                    evidence={"source": "SEAT_MANAGER_CREATED_SEATS_JSON"},
+                )
                 uow.seats.add(
                     SeatRow(
-                        seat_id=seed.seat_id,
-                        operator_id=seed.operator_id,
-                        status=SeatStatus.CREATED,
+                        seat_id=seat.seat_id,
+                        operator_id=seat.operator_id,
+                        status=seat.status,
                         created_at=now,
                         updated_at=now,
                     )
                 )
                 await uow.flush()
-                uow.seats.add_event(
-                    SeatEventRow(
-                        seat_id=seed.seat_id, from_status=None, to_status=SeatStatus.CREATED,
-                        actor=SEEDER, reason="seeded at startup",
-                        evidence={"source": "SEAT_MANAGER_CREATED_SEATS_JSON"}, created_at=now,
-                    )
-                )
+                uow.seats.record_transition(event)
                 uow.audit.record(
                     "seat.seeded", actor=SEEDER, now=now, subject_type="seat",
                     subject_id=seed.seat_id, data={"operator_id": seed.operator_id},

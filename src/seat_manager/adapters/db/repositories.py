@@ -15,6 +15,7 @@ from seat_manager.adapters.db.tables import (
     SeatRow,
     WatcherStateRow,
 )
+from seat_manager.domain.seats import SeatTransitioned
 
 
 class SeatRepository:
@@ -33,8 +34,20 @@ class SeatRepository:
     def add(self, seat: SeatRow) -> None:
         self._session.add(seat)
 
-    def add_event(self, event: SeatEventRow) -> None:
-        self._session.add(event)
+    def record_transition(self, event: SeatTransitioned) -> None:
+        """Append the lifecycle evidence of one transition."""
+        record = event.transition
+        self._session.add(
+            SeatEventRow(
+                seat_id=event.seat_id,
+                from_status=record.from_status,
+                to_status=record.to_status,
+                actor=str(record.actor),
+                reason=record.reason,
+                evidence=dict(record.evidence),
+                created_at=record.at,
+            )
+        )
 
     async def events(self, seat_id: str) -> list[SeatEventRow]:
         result = await self._session.execute(
