@@ -13,7 +13,8 @@ import pytest
 from tests.support.cli import run_cli, runtime_env, start_cli
 
 LISTENING = re.compile(
-    r"^seat-manager-v2 API listening on http://127\.0\.0\.1:(\d+) \(seed seats=(\d+), store=(\w+)\)$"
+    r"^seat-manager-v2 API listening on http://127\.0\.0\.1:(\d+)"
+    r" \(seed seats=(\d+), store=(\w+)\)$"
 )
 
 
