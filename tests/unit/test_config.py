@@ -42,7 +42,7 @@ def test_missing_runtime_variables_are_all_named() -> None:
         ("VAULT_INIT_CODE_HASH", "0x" + "zz" * 32),
         ("P10_RESERVE_COVERAGE_LIMIT_WEI", "-5"),
         ("P10_RESERVE_COVERAGE_LIMIT_WEI", "0x10"),
-        ("ENROLLMENT_JWT_PUBLIC_KEY_PEM", "-----BEGIN PUBLIC KEY-----\nno\n-----END PUBLIC KEY-----"),
+        ("ENROLLMENT_JWT_PUBLIC_KEY_PEM", "-----BEGIN PUBLIC KEY-----\nno\n-----END PUBLIC KEY"),
         ("SEAT_MANAGER_PORT", "70000"),
         ("SEAT_MANAGER_WATCH_POLL_MS", "0"),
         ("ETH_RPC_URL", "localhost:8545"),
