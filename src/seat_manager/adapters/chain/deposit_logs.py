@@ -19,6 +19,7 @@ any valid encoding but insists on the field lengths (48/32/8/96/8), and raises
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from seat_manager.adapters.chain.errors import DepositLogInvalid, RpcResponseInvalid
-from seat_manager.adapters.chain.models import LogEntry, parse_log
+from seat_manager.adapters.chain.models import QUANTITY, LogEntry, parse_log
 from seat_manager.domain.types import BlockNumber, Gwei, TxHash
 
 DEPOSIT_EVENT_SIGNATURE = "DepositEvent(bytes,bytes,bytes,bytes,bytes)"
@@ -41,6 +42,9 @@ FIELDS = (
     ("index", 8),
 )
 CANONICAL_SIZE = 576
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 def _word(value: int) -> bytes:
@@ -116,7 +120,7 @@ def _decode_general(data: bytes) -> list[bytes]:
                 f"DepositEvent {name} is {length} bytes, expected {expected}",
                 data={"reason": "bad_length", "field": name, "length": length},
             )
-        if offset + 32 + length > len(data):
+        if offset + 32 + -(-length // 32) * 32 > len(data):  # the tail is padded to 32 bytes
             raise DepositLogInvalid(
                 f"DepositEvent {name} runs past the end of the data",
                 data={"reason": "truncated", "field": name},
@@ -163,23 +167,29 @@ def decode_raw_deposit_log(
         address = raw["address"]
         block_hash = raw["blockHash"]
         tx_hash = raw["transactionHash"]
+        block_number = raw["blockNumber"]
+        log_index = raw["logIndex"]
         simple = (
             isinstance(topics, list)
             and bool(topics)
-            and isinstance(address, str)
-            and isinstance(block_hash, str)
-            and isinstance(tx_hash, str)
-            and len(bytes.fromhex(block_hash[2:])) == len(bytes.fromhex(tx_hash[2:])) == 32
-            and block_hash[:2] == tx_hash[:2] == "0x"
+            and topics[0] == DEPOSIT_EVENT_TOPIC_HEX
+            and _ADDRESS.fullmatch(address) is not None
+            and _HASH.fullmatch(block_hash) is not None
+            and _HASH.fullmatch(tx_hash) is not None
+            and QUANTITY.fullmatch(block_number) is not None
+            and QUANTITY.fullmatch(log_index) is not None
         )
-        if simple and topics[0].lower() == DEPOSIT_EVENT_TOPIC_HEX:
+        if simple:
             if deposit_contract is not None and address.lower() != deposit_contract.lower():
                 raise DepositLogInvalid(
                     f"DepositEvent from {address}, not the deposit contract",
                     data={"reason": "wrong_address", "address": address},
                 )
+            data = raw["data"]
+            if data[:2] != "0x":
+                raise ValueError("data is not 0x-prefixed")
             pubkey, credentials, amount, signature, index = decode_deposit_data(
-                bytes.fromhex(raw["data"][2:])
+                bytes.fromhex(data[2:])
             )
             return DepositEvent(
                 pubkey=pubkey,
@@ -187,10 +197,10 @@ def decode_raw_deposit_log(
                 amount_gwei=amount,
                 signature=signature,
                 index=index,
-                block_number=BlockNumber(int(raw["blockNumber"], 16)),
+                block_number=BlockNumber(int(block_number, 16)),
                 block_hash=block_hash.lower(),
                 tx_hash=TxHash(tx_hash.lower()),
-                log_index=int(raw["logIndex"], 16),
+                log_index=int(log_index, 16),
             )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         pass

@@ -7,6 +7,7 @@ watcher. Quantities become ints, data becomes bytes, hashes stay 0x-hex strings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,30 +17,26 @@ from eth_utils.address import to_checksum_address
 from seat_manager.adapters.chain.errors import RpcResponseInvalid
 from seat_manager.domain.types import Address, BlockNumber, TxHash
 
+QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")
+DATA = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+
 
 def parse_quantity(value: Any, what: str) -> int:
-    """A JSON-RPC QUANTITY: 0x-prefixed hex without leading zeros (leniently accepted)."""
-    if isinstance(value, str) and value[:2] in ("0x", "0X") and len(value) > 2:
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
+    """A JSON-RPC QUANTITY: 0x-prefixed hex (leading zeros tolerated), at most 256 bits."""
+    if isinstance(value, str) and QUANTITY.fullmatch(value):
+        return int(value, 16)
     raise RpcResponseInvalid(f"{what} is not a hex quantity", data={"field": what})
 
 
 def parse_data(value: Any, what: str, length: int | None = None) -> bytes:
     """JSON-RPC DATA: 0x-prefixed hex with an even number of digits."""
-    if isinstance(value, str) and value[:2] in ("0x", "0X"):
-        try:
-            raw = bytes.fromhex(value[2:])
-        except ValueError:
-            pass
-        else:
-            if length is None or len(raw) == length:
-                return raw
-            raise RpcResponseInvalid(
-                f"{what} must be {length} bytes, got {len(raw)}", data={"field": what}
-            )
+    if isinstance(value, str) and DATA.fullmatch(value):
+        raw = bytes.fromhex(value[2:])
+        if length is None or len(raw) == length:
+            return raw
+        raise RpcResponseInvalid(
+            f"{what} must be {length} bytes, got {len(raw)}", data={"field": what}
+        )
     raise RpcResponseInvalid(f"{what} is not 0x-prefixed hex data", data={"field": what})
 
 
