@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.cli import run_cli, runtime_env, start_cli
+from tests.support.store import all_revisions, head_revision
 
 LISTENING = re.compile(
     r"^seat-manager-v2 API listening on http://127\.0\.0\.1:(\d+)"
@@ -53,7 +54,7 @@ def test_api_prints_bootstrap_and_listening_lines_then_serves_and_stops_cleanly(
         assert httpx.get(f"{base}/healthz").json() == {"ok": True}
         ready = httpx.get(f"{base}/readyz")
         assert ready.status_code == 200
-        assert ready.json()["schema"] == "0001_initial_store"
+        assert ready.json()["schema"] == head_revision()
         openapi = httpx.get(f"{base}/openapi.json").json()
         assert "/readyz" in openapi["paths"]
         missing = httpx.get(f"{base}/nope")
@@ -145,7 +146,7 @@ def test_api_on_postgres_refuses_to_start_with_pending_migrations(
 ):
     result = run_cli(["api"], _env(pg_env), tmp_path)
     assert result.returncode == 2
-    assert "pending migrations (0001_initial_store)" in result.stderr
+    assert f"pending migrations ({', '.join(all_revisions())})" in result.stderr
     assert "run `seat-manager migrate`" in result.stderr
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from tests.support.cli import run_cli, runtime_env
+from tests.support.store import all_revisions, head_revision
 
 OWNER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 OWNER_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
@@ -19,8 +20,9 @@ def test_status_reports_pending_migrations_and_exits_non_zero(
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0] == "[seat-manager-v2] bootstrap command=status chainId=31337 mode=PROPOSE"
-    assert "pending=0001_initial_store" in result.stdout
-    assert lines[-1].startswith("status: UNHEALTHY - pending migrations: 0001_initial_store")
+    pending = ", ".join(all_revisions())
+    assert "pending=" + pending.replace(", ", ",") in result.stdout
+    assert lines[-1].startswith(f"status: UNHEALTHY - pending migrations: {pending}")
     assert "API listening" not in result.stdout
 
 
@@ -40,7 +42,7 @@ def test_status_after_migrate_is_healthy_and_shows_mode_and_signer_only(
     as_json = run_cli(["status", "--json"], env, tmp_path)
     document = json.loads(as_json.stdout.splitlines()[1])
     assert document["healthy"] is True
-    assert document["schema_revision"] == "0001_initial_store"
+    assert document["schema_revision"] == head_revision()
     assert document["watcher"]["el_last_scanned_block"] is None
     assert document["signer_address"] == OWNER_ADDRESS
 

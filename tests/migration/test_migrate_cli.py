@@ -9,8 +9,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.cli import run_cli
+from tests.support.store import all_revisions, head_revision
 
-HEAD = "0001_initial_store"
+HEAD = head_revision()
 
 
 def _async_url(env: dict[str, str]) -> str:
@@ -34,7 +35,8 @@ def execute_sql(env: dict[str, str], sql: str) -> None:
 def test_migrate_applies_then_reports_nothing_pending(store_env: dict[str, str], tmp_path: Path):
     first = run_cli(["migrate"], store_env, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert f"Applied migration {HEAD}" in first.stdout
+    for revision in all_revisions():
+        assert f"Applied migration {revision}" in first.stdout
 
     second = run_cli(["migrate"], store_env, tmp_path)
     assert second.returncode == 0, second.stderr
@@ -47,7 +49,8 @@ def test_migrate_round_trip_base_and_head_keeps_schema_clean(
     assert run_cli(["migrate"], store_env, tmp_path).returncode == 0
     down = run_cli(["migrate", "--to", "base"], store_env, tmp_path)
     assert down.returncode == 0, down.stderr
-    assert f"Reverted migration {HEAD}" in down.stdout
+    for revision in all_revisions():
+        assert f"Reverted migration {revision}" in down.stdout
 
     drifted = run_cli(["migrate", "--check"], store_env, tmp_path)
     assert drifted.returncode == 1
@@ -104,3 +107,17 @@ def test_unreachable_postgres_gives_one_fatal_line_without_the_password(tmp_path
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Fatal startup error: cannot reach the postgres store")
     assert "hunter2secret" not in result.stderr + result.stdout
+
+
+def test_each_revision_downgrades_and_upgrades_one_step_at_a_time(
+    store_env: dict[str, str], tmp_path: Path
+):
+    revisions = all_revisions()
+    assert run_cli(["migrate"], store_env, tmp_path).returncode == 0
+    for target in reversed(["base", *revisions[:-1]]):
+        down = run_cli(["migrate", "--to", target], store_env, tmp_path)
+        assert down.returncode == 0, down.stderr
+        assert down.stdout.count("Reverted migration") == 1
+    up = run_cli(["migrate"], store_env, tmp_path)
+    assert up.stdout.count("Applied migration") == len(revisions)
+    assert run_cli(["migrate", "--check"], store_env, tmp_path).returncode == 0

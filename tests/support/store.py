@@ -63,3 +63,17 @@ def create_database(template: str | None = None) -> str:
 
 def drop_database(name: str) -> None:
     asyncio.run(_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def head_revision() -> str:
+    from seat_manager.adapters.db.migrator import script_directory
+
+    head = script_directory().get_current_head()
+    assert head is not None
+    return head
+
+
+def all_revisions() -> list[str]:
+    from seat_manager.adapters.db.migrator import script_directory
+
+    return [rev.revision for rev in reversed(list(script_directory().walk_revisions()))]

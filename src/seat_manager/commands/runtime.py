@@ -12,9 +12,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
-
-from seat_manager.api.app import create_app
 from seat_manager.bootstrap import (
     Container,
     StoreUnavailable,
@@ -43,14 +40,6 @@ def signer_address(settings: Settings) -> str | None:
 
     key = settings.owner_private_key
     return None if key is None else str(Account.from_key(key.get_secret_value()).address)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handlers: the process has one stop event."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def stop_event_on_signals() -> asyncio.Event:
@@ -89,6 +78,17 @@ async def start_store(settings: Settings) -> Container:
 
 
 async def run_api(command: str = "api") -> int:
+    import uvicorn  # web stack imported only by the commands that serve
+
+    from seat_manager.api.app import create_app
+
+    class _Server(uvicorn.Server):
+        """uvicorn without its own signal handlers: the process has one stop event."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
     settings = load_settings()
     runtime = settings.require_runtime()
     announce(bootstrap_line(command, runtime, settings))

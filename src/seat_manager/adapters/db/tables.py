@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -85,6 +86,8 @@ class SeatRow(Base):
     validator_pubkey: Mapped[str | None] = mapped_column(String(98))
     vault_address: Mapped[str | None] = mapped_column(String(42))
     deposit_data: Mapped[dict[str, Any] | None]
+    validator_index: Mapped[int | None] = mapped_column(BigInteger)
+    cl_status: Mapped[str | None] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -199,3 +202,36 @@ class UsedJwtIdRow(Base):
     operator_id: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime]
+
+
+class ElDepositRow(Base):
+    """Every DepositEvent the watcher has seen, ours or not: the answer to "was this pubkey
+    ever deposited?". One row per (block hash, log index), so a rescan changes nothing."""
+
+    __tablename__ = "el_deposits"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    pubkey: Mapped[bytes] = mapped_column(LargeBinary(48), index=True)
+    withdrawal_credentials: Mapped[bytes] = mapped_column(LargeBinary(32))
+    amount_gwei: Mapped[int] = mapped_column(BigInteger)
+    deposit_index: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    tx_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    log_index: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("uniq_el_deposits_block_hash_log_index", "block_hash", "log_index", unique=True),
+    )
+
+
+class ElBlockRow(Base):
+    """Hashes of the blocks the scan cursor advanced to, kept for the reorg window: if a
+    stored hash is no longer canonical, the watcher rewinds to the last one that is."""
+
+    __tablename__ = "el_blocks"
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    block_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime]
