@@ -152,6 +152,11 @@ class Settings(BaseModel):
     cl_beacon_api_url: str | None = _env("SEAT_MANAGER_CL_BEACON_API_URL")
     el_start_block: int = Field(default=0, validation_alias="SEAT_MANAGER_EL_START_BLOCK")
     el_confirmations: int = Field(default=12, validation_alias="SEAT_MANAGER_EL_CONFIRMATIONS")
+    el_reorg_window: int = Field(default=64, validation_alias="SEAT_MANAGER_EL_REORG_WINDOW")
+    el_max_block_range: int = Field(
+        default=5000, validation_alias="SEAT_MANAGER_EL_MAX_BLOCK_RANGE"
+    )
+    cl_poll_batch_size: int = Field(default=100, validation_alias="SEAT_MANAGER_CL_BATCH_SIZE")
 
     operation_mode_raw: OperationMode | None = _env("SEAT_MANAGER_OPERATION_MODE")
     owner_private_key: SecretStr | None = _env("SEAT_MANAGER_OWNER_PRIVATE_KEY")
@@ -186,14 +191,22 @@ class Settings(BaseModel):
         "watch_poll_ms",
         "el_start_block",
         "el_confirmations",
+        "el_reorg_window",
+        "el_max_block_range",
+        "cl_poll_batch_size",
         "claim_executor_grant_expires_at_unix",
         "admin_step_up_ttl_seconds",
         mode="before",
     )(_decimal_int)
 
-    _positive = field_validator("chain_id", "watch_poll_ms", "admin_step_up_ttl_seconds")(
-        _positive_int
-    )
+    _positive = field_validator(
+        "chain_id",
+        "watch_poll_ms",
+        "admin_step_up_ttl_seconds",
+        "el_reorg_window",
+        "el_max_block_range",
+        "cl_poll_batch_size",
+    )(_positive_int)
     _non_negative = field_validator(
         "reserve_coverage_limit_wei",
         "el_start_block",
@@ -255,7 +268,9 @@ class Settings(BaseModel):
             raise ValueError("must be a PEM-encoded public key") from exc
         if not isinstance(
             key,
-            rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+            rsa.RSAPublicKey
+            | ec.EllipticCurvePublicKey
+            | ed25519.Ed25519PublicKey
             | ed448.Ed448PublicKey,
         ):
             raise ValueError("must be an RSA, EC or EdDSA public key")
@@ -308,11 +323,7 @@ class Settings(BaseModel):
 
     def require_runtime(self) -> RuntimeConfig:
         """The runtime variables, or a ConfigurationError naming every missing one."""
-        missing = [
-            name
-            for name in RUNTIME_REQUIRED
-            if getattr(self, _FIELD_BY_ENV[name]) is None
-        ]
+        missing = [name for name in RUNTIME_REQUIRED if getattr(self, _FIELD_BY_ENV[name]) is None]
         if missing:
             raise ConfigurationError(
                 f"missing required environment variable(s): {', '.join(missing)}",
