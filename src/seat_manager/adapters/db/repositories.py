@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seat_manager.adapters.db.tables import (
@@ -15,7 +15,21 @@ from seat_manager.adapters.db.tables import (
     SeatRow,
     WatcherStateRow,
 )
-from seat_manager.domain.seats import SeatTransitioned
+from seat_manager.domain.errors import Conflict, NotFound
+from seat_manager.domain.seats import (
+    Actor,
+    Seat,
+    SeatStatus,
+    SeatTransition,
+    SeatTransitioned,
+)
+from seat_manager.domain.types import OperatorId, SeatId
+
+
+class StaleSeat(Conflict):
+    """Another transaction moved the seat since it was loaded; reload and decide again."""
+
+    default_code = "SEAT_CHANGED_CONCURRENTLY"
 
 
 class SeatRepository:
@@ -24,6 +38,52 @@ class SeatRepository:
 
     async def get(self, seat_id: str) -> SeatRow | None:
         return await self._session.get(SeatRow, seat_id)
+
+    async def load(self, seat_id: str) -> Seat:
+        """The seat as the domain sees it, with its full lifecycle history."""
+        row = await self.get(seat_id)
+        if row is None:
+            raise NotFound(f"seat {seat_id} not found", code="SEAT_NOT_FOUND")
+        history = tuple(
+            SeatTransition(
+                SeatStatus(event.from_status) if event.from_status else None,
+                SeatStatus(event.to_status),
+                Actor.parse(event.actor),
+                event.created_at,
+                reason=event.reason,
+                evidence=event.evidence,
+            )
+            for event in await self.events(seat_id)
+        )
+        return Seat(
+            SeatId(row.seat_id), OperatorId(row.operator_id), SeatStatus(row.status), history
+        )
+
+    async def save_transition(self, event: SeatTransitioned) -> None:
+        """Persist one transition: the new status (only if the row still has the status
+        the decision was made from) and its evidence."""
+        record = event.transition
+        result = await self._session.execute(
+            update(SeatRow)
+            .where(SeatRow.seat_id == event.seat_id, SeatRow.status == record.from_status)
+            .values(status=record.to_status, updated_at=record.at, version=SeatRow.version + 1)
+            .execution_options(synchronize_session="fetch")
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleSeat(
+                f"seat {event.seat_id} is no longer {record.from_status}",
+                data={"seat_id": event.seat_id},
+            )
+        self.record_transition(event)
+
+    async def find_by_pubkeys(self, pubkeys: list[str]) -> list[SeatRow]:
+        """Seats enrolled with any of these validator pubkeys (0x + 96 lower-case hex)."""
+        if not pubkeys:
+            return []
+        result = await self._session.execute(
+            select(SeatRow).where(SeatRow.validator_pubkey.in_(pubkeys))
+        )
+        return list(result.scalars())
 
     async def find_active_by_operator(self, operator_id: str) -> SeatRow | None:
         result = await self._session.execute(
