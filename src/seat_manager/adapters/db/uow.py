@@ -43,6 +43,12 @@ class SqlUnitOfWork:
             await self._session.close()
             self._session = None
 
+    @property
+    def session(self) -> AsyncSession:
+        """For repositories and queue functions that live in their own modules."""
+        assert self._session is not None, "unit of work used outside `async with`"
+        return self._session
+
     async def flush(self) -> None:
         """Send pending writes now, so a database rule that refuses them fails here."""
         assert self._session is not None
