@@ -74,7 +74,7 @@ def ok(result: Any, request_id: int = 1) -> Reply:
     return Reply(body={"jsonrpc": "2.0", "id": request_id, "result": result})
 
 
-def node_error(code: int, message: str, data: Any = None, request_id: int = 1) -> Reply:
+def node_error(code: int, message: str, data: Any = None, request_id: int | None = 1) -> Reply:
     error: dict[str, Any] = {"code": code, "message": message}
     if data is not None:
         error["data"] = data

@@ -265,7 +265,7 @@ async def test_batch_with_missing_repeated_or_unknown_ids_is_invalid(
 
 
 async def test_batch_refused_as_a_whole_raises_the_node_error(node: FakeNode) -> None:
-    node.script(node_error(-32600, "batch requests are not supported", request_id=None))  # type: ignore[arg-type]
+    node.script(node_error(-32600, "batch requests are not supported", request_id=None))
     async with client(node.url) as rpc:
         with pytest.raises(RpcNodeError) as info:
             await rpc.batch([("eth_chainId", []), ("eth_blockNumber", [])])
@@ -325,7 +325,7 @@ async def test_signed_raw_transaction_is_mined_and_its_receipt_read(
                 "type": 2,
                 "chainId": CHAIN_ID,
                 "nonce": nonce,
-                "to": ACCOUNTS[6 - 1],
+                "to": ACCOUNTS[4],
                 "value": 12345,
                 "gas": 21_000,
                 "maxPriorityFeePerGas": tip,
