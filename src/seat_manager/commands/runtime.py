@@ -1,38 +1,38 @@
-"""Runtime commands: `api` (serve HTTP) and `status` (report without serving)."""
+"""Runtime commands: `api`, `watch`, `api-watch` (long-running) and `status` (a report)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import signal
-import socket
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-from seat_manager.bootstrap import (
-    Container,
-    StoreUnavailable,
-    announce,
-    bootstrap_line,
-    ensure_schema,
-    open_store,
-)
+from seat_manager.bootstrap import StoreUnavailable, announce, bootstrap_line, open_store
 from seat_manager.config import Settings, load_settings
-from seat_manager.domain.errors import ConfigurationError
-from seat_manager.services.seeding import SeedFailed, seed_created_seats
 from seat_manager.services.status import StatusReport, collect_status
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    api = sub.add_parser("api", help="serve the HTTP API (seeds seats first)")
-    api.set_defaults(handler=lambda args: asyncio.run(run_api()))
+    for name, api, watch, text in (
+        ("api", True, False, "serve the HTTP API (seeds seats first)"),
+        ("watch", False, True, "run the lifecycle watcher and the operation worker"),
+        ("api-watch", True, True, "API and watcher in one process"),
+    ):
+        parser = sub.add_parser(name, help=text)
+        parser.set_defaults(handler=_service_handler(name, api=api, watch=watch))
 
     status = sub.add_parser("status", help="report store, schema, seats, operations, watcher")
     status.add_argument("--json", action="store_true", help="print one JSON document")
     status.set_defaults(handler=lambda args: asyncio.run(run_status(as_json=args.json)))
+
+
+def _service_handler(name: str, *, api: bool, watch: bool) -> Any:
+    def handler(args: argparse.Namespace) -> int:
+        from seat_manager.serving import run_service
+
+        return asyncio.run(run_service(name, api=api, watch=watch))
+
+    return handler
 
 
 def signer_address(settings: Settings) -> str | None:
@@ -40,88 +40,6 @@ def signer_address(settings: Settings) -> str | None:
 
     key = settings.owner_private_key
     return None if key is None else str(Account.from_key(key.get_secret_value()).address)
-
-
-def stop_event_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigurationError(
-            f"cannot listen on {host}:{port} (SEAT_MANAGER_HOST/SEAT_MANAGER_PORT):"
-            f" {exc.strerror}"
-        ) from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-async def start_store(settings: Settings) -> Container:
-    container = await open_store(settings)
-    try:
-        await ensure_schema(container)
-    except BaseException:
-        await container.close()
-        raise
-    return container
-
-
-async def run_api(command: str = "api") -> int:
-    import uvicorn  # web stack imported only by the commands that serve
-
-    from seat_manager.api.app import create_app
-
-    class _Server(uvicorn.Server):
-        """uvicorn without its own signal handlers: the process has one stop event."""
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    settings = load_settings()
-    runtime = settings.require_runtime()
-    announce(bootstrap_line(command, runtime, settings))
-    container = await start_store(settings)
-    try:
-        seeds = settings.seed_seats
-        try:
-            await seed_created_seats(container.uow, seeds, datetime.now(UTC))
-        except SeedFailed as exc:
-            raise ConfigurationError(exc.message, code=exc.code) from None
-        sock = bind_socket(settings.host, settings.port)
-        stop = stop_event_on_signals()
-        config = uvicorn.Config(
-            create_app(container), log_level="warning", lifespan="off", access_log=False
-        )
-        server = _Server(config)
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        if serving.done():
-            await serving
-            return 1
-        host, port = sock.getsockname()[:2]
-        announce(
-            f"seat-manager-v2 API listening on http://{host}:{port}"
-            f" (seed seats={len(seeds)}, store={settings.store_driver})"
-        )
-        await stop.wait()
-        server.should_exit = True
-        await serving
-    finally:
-        await container.close()
-    return 0
 
 
 def _render(report: StatusReport) -> list[str]:

