@@ -35,7 +35,7 @@ def test_status_after_migrate_is_healthy_and_shows_mode_and_signer_only(
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[0].endswith("mode=OWNER_SEND")
     assert f"mode: OWNER_SEND signer={OWNER_ADDRESS}" in result.stdout
-    assert "watcher: el_last_scanned_block=never" in result.stdout
+    assert "el_last_scanned_block=never" in result.stdout
     assert result.stdout.splitlines()[-1] == "status: OK"
     assert OWNER_KEY[2:] not in result.stdout + result.stderr
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from seat_manager.bootstrap import StoreUnavailable, announce, bootstrap_line, open_store
 from seat_manager.config import Settings, load_settings
+from seat_manager.services.health import WatcherHealth
 from seat_manager.services.status import StatusReport, collect_status
 
 
@@ -42,6 +43,24 @@ def signer_address(settings: Settings) -> str | None:
     return None if key is None else str(Account.from_key(key.get_secret_value()).address)
 
 
+def _show(value: object, unset: str = "never") -> str:
+    return unset if value is None else str(value)
+
+
+def _render_watcher(health: WatcherHealth) -> list[str]:
+    el = "configured" if health.el_configured else "idle (ETH_RPC_URL not set)"
+    cl = "configured" if health.cl_configured else "idle (SEAT_MANAGER_CL_BEACON_API_URL not set)"
+    return [
+        f"watcher el: {el} el_last_scanned_block={_show(health.el_last_scanned_block)}"
+        f" head={_show(health.el_head_block, 'unknown')}"
+        f" lag={_show(health.el_lag_blocks, 'unknown')}",
+        f"watcher cl: {cl} last_poll={_show(health.cl_last_poll_at)}"
+        f" head_slot={_show(health.cl_head_slot, 'unknown')}",
+        f"watcher last error: {_show(health.last_error, 'none')}"
+        + (f" at {health.last_error_at}" if health.last_error_at else ""),
+    ]
+
+
 def _render(report: StatusReport) -> list[str]:
     lines = [
         f"store: driver={report.store_driver} location={report.store_location}"
@@ -56,14 +75,9 @@ def _render(report: StatusReport) -> list[str]:
     if report.seats:
         lines.append("seats: " + " ".join(f"{k}={v}" for k, v in report.seats.items()))
     if report.operations:
-        lines.append(
-            "operations: " + " ".join(f"{k}={v}" for k, v in report.operations.items())
-        )
-    if report.watcher:
-        lines.append(
-            "watcher: " + " ".join(f"{k}={v if v is not None else 'never'}"
-                                   for k, v in report.watcher.items())
-        )
+        lines.append("operations: " + " ".join(f"{k}={v}" for k, v in report.operations.items()))
+    if report.watcher is not None:
+        lines.extend(_render_watcher(report.watcher))
     lines.append(f"mode: {report.mode} signer={report.signer_address or 'none'}")
     if report.healthy:
         lines.append("status: OK")
@@ -94,7 +108,12 @@ async def run_status(*, as_json: bool) -> int:
         finally:
             await container.close()
     if as_json:
-        document = {**report.__dict__, "healthy": report.healthy, "chain_id": runtime.chain_id}
+        document = {
+            **report.__dict__,
+            "watcher": report.watcher.as_dict() if report.watcher else None,
+            "healthy": report.healthy,
+            "chain_id": runtime.chain_id,
+        }
         announce(json.dumps(document, sort_keys=True))
     else:
         for line in _render(report):

@@ -8,6 +8,7 @@ from seat_manager.adapters.db import migrator
 from seat_manager.bootstrap import Container
 from seat_manager.domain.operations import OperationStatus
 from seat_manager.domain.seats import SeatStatus
+from seat_manager.services.health import WatcherHealth, watcher_health
 
 
 @dataclass
@@ -20,7 +21,7 @@ class StatusReport:
     pending_migrations: list[str] = field(default_factory=list)
     seats: dict[str, int] = field(default_factory=dict)
     operations: dict[str, int] = field(default_factory=dict)
-    watcher: dict[str, str | None] = field(default_factory=dict)
+    watcher: WatcherHealth | None = None
     mode: str = ""
     signer_address: str | None = None
     problems: list[str] = field(default_factory=list)
@@ -28,9 +29,6 @@ class StatusReport:
     @property
     def healthy(self) -> bool:
         return not self.problems
-
-
-WATCHER_KEYS = ("el_last_scanned_block", "el_last_scanned_block_hash", "cl_last_poll_at")
 
 
 async def collect_status(container: Container, signer_address: str | None) -> StatusReport:
@@ -54,9 +52,7 @@ async def collect_status(container: Container, signer_address: str | None) -> St
     async with container.uow() as uow:
         seats = await uow.seats.count_by_status()
         operations = await uow.operations.count_by_status()
-        watcher = await uow.watcher_state.all()
+        report.watcher = await watcher_health(uow, settings)
     report.seats = {status.value: seats.get(status.value, 0) for status in SeatStatus}
     report.operations = {s.value: operations.get(s.value, 0) for s in OperationStatus}
-    report.watcher = {key: watcher.get(key) for key in WATCHER_KEYS}
-    report.watcher.update({k: v for k, v in watcher.items() if k not in report.watcher})
     return report
