@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -52,6 +53,7 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     uow: UnitOfWorkFactory
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     async def close(self) -> None:
         await self.engine.dispose()

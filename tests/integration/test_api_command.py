@@ -57,6 +57,10 @@ def test_api_prints_bootstrap_and_listening_lines_then_serves_and_stops_cleanly(
         assert ready.json()["schema"] == head_revision()
         openapi = httpx.get(f"{base}/openapi.json").json()
         assert "/readyz" in openapi["paths"]
+        metrics = httpx.get(f"{base}/metrics")
+        assert metrics.status_code == 200
+        assert 'seat_manager_seats{status="CREATED"} 1.0' in metrics.text
+        assert "seat_manager_el_last_scanned_block -1.0" in metrics.text
         missing = httpx.get(f"{base}/nope")
         assert missing.status_code == 404
         assert missing.json()["ok"] is False

@@ -70,7 +70,10 @@ async def seed_created_seats(
                         )
                     unchanged.append(seed.seat_id)
                     uow.audit.record(
-                        "seat.seed.unchanged", actor=SEEDER, now=now, subject_type="seat",
+                        "seat.seed.unchanged",
+                        actor=SEEDER,
+                        now=now,
+                        subject_type="seat",
                         subject_id=seed.seat_id,
                         data={"operator_id": seed.operator_id, "status": existing.status},
                     )
@@ -79,7 +82,10 @@ async def seed_created_seats(
                 if active is not None:
                     raise _operator_busy(seed, active.seat_id)
                 seat, event = create_seat(
-                    seed.seat_id, seed.operator_id, actor=SEEDER_ACTOR, now=now,
+                    seed.seat_id,
+                    seed.operator_id,
+                    actor=SEEDER_ACTOR,
+                    now=now,
                     evidence={"source": "SEAT_MANAGER_CREATED_SEATS_JSON"},
                 )
                 uow.seats.add(
@@ -94,8 +100,12 @@ async def seed_created_seats(
                 await uow.flush()
                 uow.seats.record_transition(event)
                 uow.audit.record(
-                    "seat.seeded", actor=SEEDER, now=now, subject_type="seat",
-                    subject_id=seed.seat_id, data={"operator_id": seed.operator_id},
+                    "seat.seeded",
+                    actor=SEEDER,
+                    now=now,
+                    subject_type="seat",
+                    subject_id=seed.seat_id,
+                    data={"operator_id": seed.operator_id},
                 )
                 created.append(seed.seat_id)
             await uow.flush()
@@ -129,8 +139,12 @@ async def _record_rejection(
     """The refused seeding leaves nothing behind but its audit event."""
     async with uow_factory() as uow:
         uow.audit.record(
-            "seat.seed.rejected", actor=SEEDER, now=now, subject_type="seat",
-            subject_id=seed.seat_id, reason_code=error.code,
+            "seat.seed.rejected",
+            actor=SEEDER,
+            now=now,
+            subject_type="seat",
+            subject_id=seed.seat_id,
+            reason_code=error.code,
             data={"operator_id": seed.operator_id, "message": error.message},
         )
         await uow.commit()
