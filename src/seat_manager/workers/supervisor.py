@@ -24,6 +24,11 @@ class WatchCounts:
 
 
 def build_watch_tasks(container: Container, counts: WatchCounts) -> list[PeriodicTask]:
+    return [*_watcher_tasks(container), *_worker_tasks(container, counts)]
+
+
+def _watcher_tasks(container: Container) -> list[PeriodicTask]:
+    """EL and CL lifecycle watchers; only the process holding the leader lock scans."""
     settings = container.settings
     tasks: list[PeriodicTask] = []
     leader = leader_lock(settings.store, container.engine)
@@ -32,5 +37,11 @@ def build_watch_tasks(container: Container, counts: WatchCounts) -> list[Periodi
         log.warning("EL watcher idle: ETH_RPC_URL is not set, no deposits will be seen")
     if settings.cl_beacon_api_url is None:
         log.info("CL watcher idle: SEAT_MANAGER_CL_BEACON_API_URL is not set")
-    del leader, poll_s, counts
+    del leader, poll_s
     return tasks
+
+
+def _worker_tasks(container: Container, counts: WatchCounts) -> list[PeriodicTask]:
+    """The operation worker; many processes may run it side by side."""
+    del container, counts
+    return []
