@@ -78,10 +78,13 @@ def anvil_binary() -> Path:
     return candidates[0]
 
 
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+"""Looked up in the parent: the child between fork and exec must not load libraries."""
+
+
 def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: the node ends when pytest does
 
 
 class Anvil:
