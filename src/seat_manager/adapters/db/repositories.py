@@ -119,7 +119,7 @@ class SeatRepository:
         result = await self._session.execute(
             select(SeatRow.status, func.count()).group_by(SeatRow.status)
         )
-        return {status: count for status, count in result.tuples()}
+        return {status: count for status, count in result.all()}
 
 
 class OperationRepository:
@@ -130,7 +130,7 @@ class OperationRepository:
         result = await self._session.execute(
             select(OperationRow.status, func.count()).group_by(OperationRow.status)
         )
-        return {status: count for status, count in result.tuples()}
+        return {status: count for status, count in result.all()}
 
 
 class WatcherStateRepository:
@@ -139,7 +139,7 @@ class WatcherStateRepository:
 
     async def all(self) -> dict[str, str]:
         result = await self._session.execute(select(WatcherStateRow.key, WatcherStateRow.value))
-        return {key: value for key, value in result.tuples()}
+        return {key: value for key, value in result.all()}
 
     async def get(self, key: str) -> str | None:
         row = await self._session.get(WatcherStateRow, key)
