@@ -196,3 +196,8 @@ def claim_executor_expiry_calldata(executor: str) -> bytes:
 
 def get_deposit_root_calldata() -> bytes:
     return load_artifact(LOCAL_DEPOSIT_CONTRACT).encode_call("get_deposit_root")
+
+
+def get_deposit_count_calldata() -> bytes:
+    """`get_deposit_count()`: ABI `bytes` holding the count as 8 little-endian bytes."""
+    return load_artifact(LOCAL_DEPOSIT_CONTRACT).encode_call("get_deposit_count")
