@@ -17,7 +17,8 @@ def main() -> int:
         asyncio.run(_probe(url))
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
         safe = url.split("@")[-1]
-        print(f"PostgreSQL at {safe} is not reachable: {type(exc).__name__}: {exc}", file=sys.stderr)
+        reason = f"{type(exc).__name__}: {exc}"
+        print(f"PostgreSQL at {safe} is not reachable: {reason}", file=sys.stderr)
         return 1
     return 0
 
