@@ -33,3 +33,7 @@ typecheck: setup
 
 contracts: setup
 	$(BIN)/python scripts/build_contracts.py
+
+## benchmarks: each script prints its figures and ratios (PostgreSQL and anvil local)
+bench: setup
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
