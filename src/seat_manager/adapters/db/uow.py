@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from seat_manager.adapters.db.deposit_index import DepositIndexRepository
 from seat_manager.adapters.db.repositories import (
     AuditRepository,
     OperationRepository,
@@ -28,6 +29,7 @@ class SqlUnitOfWork:
         self.operations = OperationRepository(self._session)
         self.watcher_state = WatcherStateRepository(self._session)
         self.audit = AuditRepository(self._session)
+        self.deposits = DepositIndexRepository(self._session)
         return self
 
     async def __aexit__(
