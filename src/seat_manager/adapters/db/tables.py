@@ -235,3 +235,50 @@ class ElBlockRow(Base):
     block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     block_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime]
+
+
+class SignerNonceRow(Base):
+    """The next nonce to hand out per signer: the one place nonces are allocated.
+
+    Workers lock this row (FOR UPDATE on PostgreSQL; SQLite's immediate transactions
+    serialise anyway) to take a nonce, so two operations never sign with one nonce and
+    no nonce is skipped. Initialised from the chain's pending nonce for the address.
+    """
+
+    __tablename__ = "signer_nonces"
+
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class NonceReservationRow(Base):
+    """Which operation owns a (signer, nonce): the primary key is the database's own
+    guarantee that no two operations are ever given the same nonce."""
+
+    __tablename__ = "nonce_reservations"
+
+    signer_address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    nonce: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    operation_id: Mapped[str] = mapped_column(ForeignKey("operations.operation_id"), index=True)
+    created_at: Mapped[datetime]
+
+
+class OperationTransactionRow(Base):
+    """Every transaction signed for an operation (the first and each fee replacement),
+    stored before it is broadcast so a crash can never lose a transaction that may be
+    mined. Fees are decimal text: wei amounts overflow BIGINT and must never be floats."""
+
+    __tablename__ = "operation_transactions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    operation_id: Mapped[str] = mapped_column(ForeignKey("operations.operation_id"), index=True)
+    signer_address: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    raw_tx: Mapped[str] = mapped_column(Text)
+    gas_limit: Mapped[int] = mapped_column(BigInteger)
+    max_fee_per_gas: Mapped[str] = mapped_column(Text)
+    max_priority_fee_per_gas: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    broadcast_at: Mapped[datetime | None]
