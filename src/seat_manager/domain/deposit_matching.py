@@ -11,9 +11,10 @@ chain order (block number, log index), carrying the seat's status from one to th
   a reason code naming what is wrong (checked in this order):
   ``FOREIGN_DEPOSIT_FOR_PUBKEY`` (other withdrawal credentials: someone holding the
   validator key front-ran or followed us to their own credentials),
+  ``ADDITIONAL_DEPOSIT_FOR_PUBKEY`` (our credentials again, for a seat whose deposit
+  is already recorded: a top-up nobody asked for),
   ``EARLIER_DEPOSIT_FOR_PUBKEY`` (ours, but the pubkey was already deposited: the
   beacon chain keeps the first credentials, so ours are not the validator's),
-  ``ADDITIONAL_DEPOSIT_FOR_PUBKEY`` (our credentials again after the seat's deposit),
   ``WRONG_DEPOSIT_AMOUNT`` (our credentials, an amount other than 32 ETH);
 - a seat the watcher may not move (CREATED, EXCEPTION, EXITED, REVOKED) gets a note
   only: the deposit is recorded as audit evidence for the admin, the status stays.
@@ -117,14 +118,12 @@ def _classify(
 ) -> DepositReason:
     if deposit.withdrawal_credentials != seat.expected_credentials:
         return DepositReason.FOREIGN_DEPOSIT_FOR_PUBKEY
-    if status is SeatStatus.ENROLLED and earlier > 0:
-        return DepositReason.EARLIER_DEPOSIT_FOR_PUBKEY
     if status in DEPOSIT_BACKED:
         return DepositReason.ADDITIONAL_DEPOSIT_FOR_PUBKEY
+    if earlier > 0:
+        return DepositReason.EARLIER_DEPOSIT_FOR_PUBKEY
     if deposit.amount_gwei != DEPOSIT_AMOUNT_GWEI:
         return DepositReason.WRONG_DEPOSIT_AMOUNT
-    if earlier > 0:
-        return DepositReason.ADDITIONAL_DEPOSIT_FOR_PUBKEY
     return DepositReason.DEPOSIT_MATCHED
 
 
