@@ -262,3 +262,15 @@ def _anomaly(current: SeatStatus, anomaly: Anomaly, detail: str) -> ClDecision:
     )
     target = SeatStatus.EXCEPTION if verdict is Verdict.MOVE else None
     return ClDecision(verdict, target, anomaly, detail)
+
+
+def evidence_epoch(validator: ValidatorRecord, target: SeatStatus) -> Epoch | None:
+    """The epoch a move to ``target`` rests on: the exit epoch for EXITED and EXCEPTION
+    (slashing sets it), else the activation epoch; None while the chain has not
+    scheduled it."""
+    candidates = (
+        (validator.exit_epoch, validator.activation_epoch)
+        if target in (SeatStatus.EXITED, SeatStatus.EXCEPTION)
+        else (validator.activation_epoch,)
+    )
+    return next((epoch for epoch in candidates if epoch != FAR_FUTURE_EPOCH), None)
