@@ -14,18 +14,42 @@ interface IVaultOwnerSource {
 /// Money rules:
 /// - `principalOutstanding` is the principal deposited through the factory for this vault
 ///   and not yet returned. It only ever goes to `principalDestination` (`returnPrincipal`).
-/// - Rewards are the balance above `principalOutstanding`. `claim` sends them to the
-///   `beneficiary`, and may be called by the beneficiary or by a claim executor whose
+/// - While the validator runs the vault does not hold the principal: the beacon chain only
+///   sends rewards here (partial withdrawals, a few thousandths of an ether a day). The
+///   principal arrives in one full withdrawal after the validator exits.
+/// - The principal counts as present only while `address(this).balance >=
+///   PRINCIPAL_ARRIVAL_THRESHOLD` (16 ether): a full withdrawal brings that much at once,
+///   while rewards accrue far slower and are claimed regularly. Then the reserved principal
+///   is `min(balance, principalOutstanding)`; below the threshold nothing is reserved and
+///   the whole balance is rewards.
+/// - Rewards are the balance minus the reserved principal (`claimable`). `claim` sends them
+///   to the `beneficiary`, and may be called by the beneficiary or by a claim executor whose
 ///   grant is still running: `block.timestamp < expiresAt` (a grant with
 ///   `expiresAt = T` is usable in blocks stamped up to T - 1 and refused from T on).
-/// - Principal is served first: nothing is claimable while the balance is at or under the
-///   outstanding principal, so a short exit (slashing) shortchanges rewards, not principal.
+/// - `returnPrincipal` moves only the reserved principal, and reverts with
+///   `PrincipalNotArrived` below the threshold, so it can never sweep rewards. Above the
+///   threshold principal is served first: a short exit that still brings at least 16 ether
+///   (slashing) is reserved in full and shortchanges rewards, not principal.
+///
+/// Known limitations of the threshold rule:
+/// - An exit that returns less than 16 ether (heavy slashing, or a long inactivity leak:
+///   the consensus layer ejects a validator once its effective balance falls to 16 ether,
+///   and penalties can keep running until it is withdrawable, so such an exit typically
+///   returns somewhat under 16 ether) is indistinguishable from rewards: it becomes
+///   claimable by the beneficiary and `returnPrincipal` refuses it. The principal must then
+///   be recovered some other way (off-chain settlement with the beneficiary).
+/// - Rewards left unclaimed until they reach 16 ether on their own (years at the current
+///   rate), or ether sent to the vault by a third party that lifts it over the threshold,
+///   are treated as arrived principal (up to `principalOutstanding`) until returned.
 ///
 /// The owner is the factory's current owner, read on every call, so a change of the
 /// factory owner (key rotation, hand-over to a multisig) moves every vault at once.
 contract SeatVault {
     /// The factory that deployed the implementation; clones inherit it through the code.
     address public immutable factory;
+
+    /// A balance at or above this means the principal's full withdrawal has arrived.
+    uint256 public constant PRINCIPAL_ARRIVAL_THRESHOLD = 16 ether;
 
     bool private initialized;
     bool private locked;
@@ -48,6 +72,7 @@ contract SeatVault {
     error ZeroAddress();
     error NothingToClaim();
     error NothingToReturn();
+    error PrincipalNotArrived();
     error Reentrancy();
     error TransferFailed();
 
@@ -106,10 +131,17 @@ contract SeatVault {
         return block.timestamp < claimExecutorExpiries[executor];
     }
 
-    /// The rewards `claim` would pay now: the balance above the outstanding principal.
-    function claimable() public view returns (uint256) {
+    /// The principal the vault holds now: none below `PRINCIPAL_ARRIVAL_THRESHOLD` (only
+    /// rewards have arrived), otherwise as much of the outstanding principal as it holds.
+    function reservedPrincipal() public view returns (uint256) {
         uint256 balance = address(this).balance;
-        return balance > principalOutstanding ? balance - principalOutstanding : 0;
+        if (balance < PRINCIPAL_ARRIVAL_THRESHOLD) return 0;
+        return balance < principalOutstanding ? balance : principalOutstanding;
+    }
+
+    /// The rewards `claim` would pay now: the balance minus the reserved principal.
+    function claimable() public view returns (uint256) {
+        return address(this).balance - reservedPrincipal();
     }
 
     function claim() external nonReentrant returns (uint256 amount) {
@@ -129,15 +161,17 @@ contract SeatVault {
         emit PrincipalRecorded(amount, principalOutstanding);
     }
 
-    /// Send back to the principal destination as much outstanding principal as the vault
-    /// holds. The destination is fixed at initialisation; callers only choose when.
+    /// Send the reserved principal (see `reservedPrincipal`) back to the principal
+    /// destination. Reverts with `PrincipalNotArrived` while the balance is under
+    /// `PRINCIPAL_ARRIVAL_THRESHOLD`, so it never moves rewards. The destination is fixed at
+    /// initialisation; callers only choose when.
     function returnPrincipal() external nonReentrant returns (uint256 amount) {
         if (msg.sender != owner() && msg.sender != principalDestination) {
             revert NotPrincipalAuthorized();
         }
-        uint256 balance = address(this).balance;
-        amount = balance < principalOutstanding ? balance : principalOutstanding;
-        if (amount == 0) revert NothingToReturn();
+        if (principalOutstanding == 0) revert NothingToReturn();
+        if (address(this).balance < PRINCIPAL_ARRIVAL_THRESHOLD) revert PrincipalNotArrived();
+        amount = reservedPrincipal();
         principalOutstanding -= amount;
         address to = principalDestination;
         emit PrincipalReturned(to, amount, principalOutstanding);

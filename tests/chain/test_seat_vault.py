@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from web3.contract import Contract
+from web3.types import Wei
 
 from tests.chain.helpers import (
     DEPOSIT_WEI,
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.anvil
 
 OWNER, BENEFICIARY, DESTINATION, EXECUTOR, STRANGER = ACCOUNTS[:5]
 VALIDATOR_KEY = 4242
+THRESHOLD = 16 * ETHER
 
 
 @pytest.fixture
@@ -132,31 +134,101 @@ def test_vault_accepts_plain_ether_transfers(anvil: Anvil, vault: Contract) -> N
 # ---- principal ---------------------------------------------------------------------------
 
 
-def test_deposit_records_principal_and_rewards_are_only_what_exceeds_it(
-    anvil: Anvil, deployed: Deployed, vault: Contract
+def test_principal_arrival_threshold_is_16_ether(vault: Contract) -> None:
+    assert vault.functions.PRINCIPAL_ARRIVAL_THRESHOLD().call() == THRESHOLD
+
+
+@pytest.mark.parametrize("rewards", [ETHER // 100, ETHER, THRESHOLD - 1])
+def test_rewards_below_the_threshold_are_fully_claimable_while_principal_is_outstanding(
+    anvil: Anvil, deployed: Deployed, vault: Contract, rewards: int
 ) -> None:
     deposit_for_seat(deployed, "seat-vault", VALIDATOR_KEY)
     assert vault.functions.principalOutstanding().call() == DEPOSIT_WEI
 
-    anvil.fund(vault.address, ETHER)  # skimmed rewards while the principal is on the beacon chain
+    anvil.fund(vault.address, rewards)  # partial withdrawals while the validator runs
+    assert vault.functions.reservedPrincipal().call() == 0
+    assert vault.functions.claimable().call() == rewards
+    beneficiary_before = _balance(anvil, BENEFICIARY)
+    send(vault.functions.grantClaimExecutor(EXECUTOR, 2**40), {"from": OWNER})
+    receipt = send(vault.functions.claim(), {"from": EXECUTOR})
+    assert receipt["status"] == 1
+    (event,) = vault.events.RewardsClaimed().process_receipt(receipt)
+    assert event["args"]["amount"] == rewards
+    assert _balance(anvil, BENEFICIARY) == beneficiary_before + rewards
+    assert _balance(anvil, vault.address) == 0
+    assert vault.functions.principalOutstanding().call() == DEPOSIT_WEI
+
+
+def test_at_the_threshold_the_balance_counts_as_principal(
+    anvil: Anvil, deployed: Deployed, vault: Contract
+) -> None:
+    deposit_for_seat(deployed, "seat-vault", VALIDATOR_KEY)
+    anvil.fund(vault.address, THRESHOLD)
+    assert vault.functions.reservedPrincipal().call() == THRESHOLD
     assert vault.functions.claimable().call() == 0
     assert revert_reason(vault.functions.claim(), {"from": BENEFICIARY}) == "NothingToClaim()"
 
-    anvil.fund(vault.address, DEPOSIT_WEI + 3 * ETHER // 2)  # the validator exited
-    assert vault.functions.claimable().call() == 3 * ETHER // 2
+
+def test_after_a_full_withdrawal_claim_pays_only_the_excess_and_return_sends_the_principal(
+    anvil: Anvil, deployed: Deployed, vault: Contract
+) -> None:
+    deposit_for_seat(deployed, "seat-vault", VALIDATOR_KEY)
+    rewards = 3 * ETHER // 2
+    # The exit's full withdrawal lands in one go (a plain transfer stands in for it).
+    tx = anvil.w3.eth.send_transaction(
+        {"from": STRANGER, "to": vault.address, "value": Wei(DEPOSIT_WEI + rewards)}
+    )
+    assert anvil.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    assert vault.functions.reservedPrincipal().call() == DEPOSIT_WEI
+    assert vault.functions.claimable().call() == rewards
+
     beneficiary_before = _balance(anvil, BENEFICIARY)
     assert send(vault.functions.claim(), {"from": OWNER})["status"] == 0
     send(vault.functions.grantClaimExecutor(EXECUTOR, 2**40), {"from": OWNER})
     assert send(vault.functions.claim(), {"from": EXECUTOR})["status"] == 1
-    assert _balance(anvil, BENEFICIARY) == beneficiary_before + 3 * ETHER // 2
+    assert _balance(anvil, BENEFICIARY) == beneficiary_before + rewards
     assert _balance(anvil, vault.address) == DEPOSIT_WEI
+    assert revert_reason(vault.functions.claim(), {"from": BENEFICIARY}) == "NothingToClaim()"
 
     destination_before = _balance(anvil, DESTINATION)
     receipt = send(vault.functions.returnPrincipal(), {"from": OWNER})
     assert receipt["status"] == 1
+    (event,) = vault.events.PrincipalReturned().process_receipt(receipt)
+    assert event["args"]["to"] == DESTINATION
+    assert event["args"]["amount"] == DEPOSIT_WEI
+    assert event["args"]["principalOutstanding"] == 0
     assert _balance(anvil, DESTINATION) == destination_before + DEPOSIT_WEI
     assert vault.functions.principalOutstanding().call() == 0
     assert _balance(anvil, vault.address) == 0
+
+
+def test_return_principal_before_claiming_sends_exactly_the_principal_and_leaves_rewards(
+    anvil: Anvil, deployed: Deployed, vault: Contract
+) -> None:
+    deposit_for_seat(deployed, "seat-vault", VALIDATOR_KEY)
+    rewards = ETHER // 4
+    anvil.fund(vault.address, DEPOSIT_WEI + rewards)
+    destination_before = _balance(anvil, DESTINATION)
+    assert send(vault.functions.returnPrincipal(), {"from": OWNER})["status"] == 1
+    assert _balance(anvil, DESTINATION) == destination_before + DEPOSIT_WEI
+    assert vault.functions.principalOutstanding().call() == 0
+    assert _balance(anvil, vault.address) == rewards
+    assert vault.functions.claimable().call() == rewards
+    assert revert_reason(vault.functions.returnPrincipal(), {"from": OWNER}) == "NothingToReturn()"
+
+
+@pytest.mark.parametrize("balance", [0, ETHER, THRESHOLD - 1])
+def test_return_principal_below_the_threshold_reverts_and_moves_nothing(
+    anvil: Anvil, deployed: Deployed, vault: Contract, balance: int
+) -> None:
+    deposit_for_seat(deployed, "seat-vault", VALIDATOR_KEY)
+    anvil.fund(vault.address, balance)
+    call = vault.functions.returnPrincipal()
+    for caller in (OWNER, DESTINATION):
+        assert revert_reason(call, {"from": caller}) == "PrincipalNotArrived()"
+    assert send(call, {"from": OWNER})["status"] == 0
+    assert _balance(anvil, vault.address) == balance
+    assert vault.functions.principalOutstanding().call() == DEPOSIT_WEI
 
 
 @pytest.mark.parametrize("caller", [BENEFICIARY, EXECUTOR, STRANGER])
@@ -169,19 +241,34 @@ def test_return_principal_by_anyone_but_owner_or_destination_reverts(
     assert revert_reason(call, {"from": caller}) == "NotPrincipalAuthorized()"
 
 
-def test_principal_destination_may_pull_a_short_exit_and_the_rest_stays_owed(
+def test_a_slashed_exit_is_reserved_in_full_pays_no_rewards_and_the_rest_stays_owed(
     anvil: Anvil, deployed: Deployed, vault: Contract
 ) -> None:
     deposit_for_seat(deployed, "seat-vault", VALIDATOR_KEY)
     anvil.fund(vault.address, 31 * ETHER)  # slashed: less than the principal came back
+    assert vault.functions.reservedPrincipal().call() == 31 * ETHER
+    assert vault.functions.claimable().call() == 0
+    assert revert_reason(vault.functions.claim(), {"from": BENEFICIARY}) == "NothingToClaim()"
+
     destination_before = _balance(anvil, DESTINATION)
     receipt = send(vault.functions.returnPrincipal(), {"from": DESTINATION})
     gas_cost = receipt["gasUsed"] * receipt["effectiveGasPrice"]
     assert _balance(anvil, DESTINATION) == destination_before + 31 * ETHER - gas_cost
     assert vault.functions.principalOutstanding().call() == ETHER
-    assert revert_reason(vault.functions.claim(), {"from": BENEFICIARY}) == "NothingToClaim()"
+    assert _balance(anvil, vault.address) == 0
     call = vault.functions.returnPrincipal()
-    assert revert_reason(call, {"from": OWNER}) == "NothingToReturn()"
+    assert revert_reason(call, {"from": OWNER}) == "PrincipalNotArrived()"
+
+
+def test_an_exit_under_the_threshold_counts_as_rewards_the_documented_limitation(
+    anvil: Anvil, deployed: Deployed, vault: Contract
+) -> None:
+    deposit_for_seat(deployed, "seat-vault", VALIDATOR_KEY)
+    anvil.fund(vault.address, 15 * ETHER)  # heavily slashed / leaked: under 16 ETH came back
+    assert vault.functions.reservedPrincipal().call() == 0
+    assert vault.functions.claimable().call() == 15 * ETHER
+    call = vault.functions.returnPrincipal()
+    assert revert_reason(call, {"from": OWNER}) == "PrincipalNotArrived()"
 
 
 def test_return_principal_without_outstanding_principal_reverts(
