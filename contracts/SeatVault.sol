@@ -34,10 +34,11 @@ interface IVaultOwnerSource {
 /// Known limitations of the threshold rule:
 /// - An exit that returns less than 16 ether (heavy slashing, or a long inactivity leak:
 ///   the consensus layer ejects a validator once its effective balance falls to 16 ether,
-///   and penalties can keep running until it is withdrawable, so such an exit typically
-///   returns somewhat under 16 ether) is indistinguishable from rewards: it becomes
-///   claimable by the beneficiary and `returnPrincipal` refuses it. The principal must then
-///   be recovered some other way (off-chain settlement with the beneficiary).
+///   i.e. with an actual balance near 16 ether, and penalties can keep running until it
+///   exits, so such an exit can land just under 16 ether) is indistinguishable from
+///   rewards: it becomes claimable by the beneficiary and `returnPrincipal` refuses it.
+///   The principal must then be recovered some other way (off-chain settlement with the
+///   beneficiary).
 /// - Rewards left unclaimed until they reach 16 ether on their own (years at the current
 ///   rate), or ether sent to the vault by a third party that lifts it over the threshold,
 ///   are treated as arrived principal (up to `principalOutstanding`) until returned.
