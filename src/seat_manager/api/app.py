@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from seat_manager import __version__
 from seat_manager.adapters.db import migrator
 from seat_manager.api.errors import error_body, install_error_handlers
+from seat_manager.api.routes import operator
 from seat_manager.bootstrap import Container
 from seat_manager.metrics import StoreGauges
 from seat_manager.services.health import watcher_health
@@ -18,6 +19,7 @@ def create_app(container: Container) -> FastAPI:
     app = FastAPI(title="seat-manager", version=__version__)
     app.state.container = container
     install_error_handlers(app)
+    app.include_router(operator.router)
     gauges = StoreGauges(container.registry)
 
     @app.get("/healthz", tags=["public"])
