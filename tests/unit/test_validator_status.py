@@ -19,6 +19,7 @@ from seat_manager.domain.validator_status import (
     Verdict,
     decide,
     evidence_epoch,
+    move_evidence,
     parse_validator_status,
     target_status,
     vault_credentials,
@@ -248,6 +249,29 @@ def test_the_cl_status_label_names_what_the_beacon_showed(observation, label):
 def test_evidence_epoch_is_the_epoch_the_move_rests_on(target, activation, exit_, epoch):
     validator = record("active_ongoing", activation=activation, exit_=exit_)
     assert evidence_epoch(validator, target) == epoch
+
+
+def test_move_evidence_names_index_status_epoch_slot_and_source():
+    observation = seen("active_ongoing", activation=200, index=42)
+    decision = decide(S.DEPOSITED, observation, expected_credentials=EXPECTED)
+    evidence = move_evidence(observation, decision, slot=6400, block_root="0x" + "aa" * 32,
+                             credentials_checked=True)
+    assert evidence == {
+        "source": "beacon", "status": "active_ongoing", "validator_index": 42, "epoch": 200,
+        "slot": 6400, "block_root": "0x" + "aa" * 32, "slashed": False,
+        "credentials_checked": True, "withdrawal_credentials": "0x" + OURS.hex(),
+    }
+
+
+def test_move_evidence_of_an_anomaly_carries_its_code_and_detail():
+    observation = ClObservation(None, pending(FOREIGN))
+    decision = decide(S.DEPOSITED, observation, expected_credentials=EXPECTED)
+    evidence = move_evidence(observation, decision, slot=1, block_root="0x00",
+                             credentials_checked=True)
+    assert evidence["anomaly"] == "WITHDRAWAL_CREDENTIALS_MISMATCH"
+    assert FOREIGN.hex() in str(evidence["detail"])
+    assert evidence["pending_deposit_slots"] == [100]
+    assert evidence["validator_index"] is None and evidence["epoch"] is None
 
 
 observations = st.builds(

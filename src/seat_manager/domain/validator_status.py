@@ -274,3 +274,35 @@ def evidence_epoch(validator: ValidatorRecord, target: SeatStatus) -> Epoch | No
         else (validator.activation_epoch,)
     )
     return next((epoch for epoch in candidates if epoch != FAR_FUTURE_EPOCH), None)
+
+
+def move_evidence(
+    observation: ClObservation,
+    decision: ClDecision,
+    *,
+    slot: int,
+    block_root: str,
+    credentials_checked: bool,
+) -> dict[str, object]:
+    """What a CL move or flag rests on (JSON-ready): the beacon facts and the head they
+    were read at, so an operator can check them against any other node."""
+    validator = observation.validator
+    target = decision.target or SeatStatus.EXCEPTION
+    evidence: dict[str, object] = {
+        "source": "beacon",
+        "status": observation.cl_status,
+        "validator_index": validator.index if validator else None,
+        "epoch": evidence_epoch(validator, target) if validator else None,
+        "slot": slot,
+        "block_root": block_root,
+        "slashed": is_slashed(validator) if validator else False,
+        "credentials_checked": credentials_checked,
+    }
+    if validator is not None:
+        evidence["withdrawal_credentials"] = "0x" + validator.withdrawal_credentials.hex()
+    elif observation.pending:
+        evidence["pending_deposit_slots"] = [deposit.slot for deposit in observation.pending]
+    if decision.anomaly is not None:
+        evidence["anomaly"] = decision.anomaly.value
+        evidence["detail"] = decision.detail
+    return evidence

@@ -55,8 +55,7 @@ from seat_manager.domain.validator_status import (
     ValidatorRecord,
     Verdict,
     decide,
-    evidence_epoch,
-    is_slashed,
+    move_evidence,
     parse_validator_status,
     vault_credentials,
 )
@@ -255,7 +254,10 @@ class ClWatcher:
                 status, observation, expected_credentials=expected,
                 known_index=row.validator_index,
             )
-            evidence = _evidence(observation, head, decision, expected is not None)
+            evidence = move_evidence(
+                observation, decision, slot=head.slot, block_root=head.root,
+                credentials_checked=expected is not None,
+            )
             if decision.verdict is Verdict.MOVE:
                 if not await _move(uow, row, status, decision, evidence, now, tally):
                     continue
@@ -343,31 +345,6 @@ def _record(entry: Validator) -> ValidatorRecord:
         activation_epoch=Epoch(fields.activation_epoch),
         exit_epoch=Epoch(fields.exit_epoch),
     )
-
-
-def _evidence(
-    observation: ClObservation, head: HeadHeader, decision: ClDecision, checked: bool
-) -> dict[str, object]:
-    validator = observation.validator
-    target = decision.target or SeatStatus.EXCEPTION
-    evidence: dict[str, object] = {
-        "source": "beacon",
-        "status": observation.cl_status,
-        "validator_index": validator.index if validator else None,
-        "epoch": evidence_epoch(validator, target) if validator else None,
-        "slot": head.slot,
-        "block_root": head.root,
-        "slashed": is_slashed(validator) if validator else False,
-        "credentials_checked": checked,
-    }
-    if validator is not None:
-        evidence["withdrawal_credentials"] = "0x" + validator.withdrawal_credentials.hex()
-    elif observation.pending:
-        evidence["pending_deposit_slots"] = [deposit.slot for deposit in observation.pending]
-    if decision.anomaly is not None:
-        evidence["anomaly"] = decision.anomaly.value
-        evidence["detail"] = decision.detail
-    return evidence
 
 
 async def _move(
