@@ -440,3 +440,30 @@ async def test_without_a_beacon_url_the_cycle_reports_unconfigured_and_writes_no
 
     assert result.configured is False
     assert await snapshot(uow_factory) == before
+
+
+async def test_a_seat_moved_elsewhere_while_the_beacon_was_asked_is_left_alone(
+    uow_factory: UnitOfWorkFactory, node: FakeBeacon, beacon: BeaconClient
+):
+    """Rows are re-read inside the transaction, so a decision never rests on the listing."""
+    await add_seats(uow_factory, 2)
+    node.add(validator(1, "active_ongoing"))
+    node.add(validator(2, "active_ongoing"))
+
+    class AdminActsMidPoll:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(beacon, name)
+
+        async def get_validators(self, pubkeys: Any, state_id: str = "head") -> Any:
+            async with uow_factory() as uow:
+                row = await uow.seats.get("seat-001")
+                assert row is not None
+                row.status = "EXCEPTION"
+                await uow.commit()
+            return await beacon.get_validators(pubkeys, state_id)
+
+    result = await ClWatcher(uow_factory, AdminActsMidPoll()).run_cycle(NOW)
+
+    assert [m.seat_id for m in result.moves] == ["seat-002"]
+    assert (await seat_status(uow_factory, "seat-001")) == SeatView("EXCEPTION", None, None)
+    assert await events_of(uow_factory, "seat-001") == []
