@@ -194,6 +194,8 @@ async def test_valid_enrollment_enrolls_queues_operations_and_uses_the_jti_in_on
     }
     [used] = await api.rows(UsedJwtIdRow)
     assert (used.jti, used.operator_id) == ("jti-enroll-1", "operator_a")
+    kept_for = (used.expires_at - datetime.now(UTC)).total_seconds()
+    assert 600 < kept_for <= 660  # the token's exp (now + 600 s) plus the 60 s leeway
 
     operations = {op.kind: op for op in await api.rows(OperationRow)}
     assert set(operations) == {"DEPLOY_VAULT", "DEPOSIT"}

@@ -75,6 +75,11 @@ def test_valid_es256_token_yields_operator_id_jti_and_times(issuer, verifier):
     assert claims.expires_at > claims.issued_at
 
 
+def test_token_is_accepted_until_exp_plus_the_leeway(issuer, verifier):
+    claims = verifier.verify(issuer.token())
+    assert (claims.accepted_until - claims.expires_at).total_seconds() == 60
+
+
 def test_token_without_jti_is_authenticated_with_jti_none(issuer, verifier):
     assert verifier.verify(issuer.token(jti=None)).jti is None
 

@@ -392,7 +392,8 @@ async def _mark_jti_used(
     key) rather than after it did its work."""
     session.add(
         UsedJwtIdRow(
-            jti=jti, operator_id=claims.operator_id, expires_at=claims.expires_at, used_at=now
+            jti=jti, operator_id=claims.operator_id, expires_at=claims.accepted_until,
+            used_at=now,
         )
     )
     try:

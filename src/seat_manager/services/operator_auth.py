@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import jwt
@@ -90,6 +90,9 @@ class OperatorClaims:
     jti: str | None
     issued_at: datetime
     expires_at: datetime
+    accepted_until: datetime
+    """`exp` plus the clock leeway: until then this token still verifies, so a record of
+    its use (the jti) must be kept at least that long."""
 
 
 def bearer_token(headers: list[str]) -> str:
@@ -273,9 +276,11 @@ class TokenVerifier:
             )
         except jwt_errors.PyJWTError as exc:
             raise _from_pyjwt(exc) from None
+        expires_at = _timestamp(payload, "exp")
         return OperatorClaims(
             operator_id=OperatorId(_identifier(payload, "sub")),
             jti=_identifier(payload, "jti") if "jti" in payload else None,
             issued_at=_timestamp(payload, "iat"),
-            expires_at=_timestamp(payload, "exp"),
+            expires_at=expires_at,
+            accepted_until=expires_at + timedelta(seconds=self.leeway_seconds),
         )
