@@ -147,6 +147,11 @@ class ElDepositWatcher:
         self._max_ranges = max_ranges_per_cycle
         self._metrics = metrics
 
+    @property
+    def range_size(self) -> int:
+        """How many blocks the next eth_getLogs will ask for."""
+        return self._ranges.size
+
     async def run_cycle(self, now: datetime) -> ElCycleResult:
         started = time.perf_counter()
         try:
