@@ -4,7 +4,6 @@ status, and every refusal leaving the store exactly as it was."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -528,4 +527,3 @@ async def test_openapi_documents_the_operator_routes_and_bearer_auth(api: Api):
     assert "enrollmentJwt" in document["components"]["securitySchemes"]
     enrollment = document["paths"]["/v1/seats/{seat_id}/enrollment"]["post"]
     assert {"201", "200", "401", "404", "409", "422"} <= set(enrollment["responses"])
-    assert json.dumps(document)  # serialisable

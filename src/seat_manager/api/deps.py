@@ -42,7 +42,11 @@ def authenticated_operator(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
 ) -> OperatorClaims:
-    """The verified claims of the request's Bearer token; AuthenticationFailed otherwise."""
+    """The verified claims of the request's Bearer token; AuthenticationFailed otherwise.
+
+    A plain (sync) function on purpose: FastAPI runs it in the threadpool, so signature
+    verification never blocks the event loop.
+    """
     token = bearer_token(request.headers.getlist("authorization"))
     return token_verifier(request).verify(token)
 
