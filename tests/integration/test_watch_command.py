@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
+import time
 from pathlib import Path
 
 import httpx
 
+from seat_manager.domain.vaults import predict_vault_address, withdrawal_credentials
+from tests.support.beacon_server import FakeValidator, serve_beacon
 from tests.support.cli import run_cli, runtime_env, start_cli
+from tests.support.store import execute_sql
 
 STOPPED = re.compile(
     r"^seat-manager-v2 watch loop stopped processed=\d+ succeeded=\d+ failed=\d+ requeued=\d+$"
@@ -57,3 +62,41 @@ def test_watch_on_postgres_refuses_pending_migrations(pg_env: dict[str, str], tm
     assert result.returncode == 2
     assert "run `seat-manager migrate`" in result.stderr
     assert "watch loop started" not in result.stdout
+
+
+def test_watch_moves_a_deposited_seat_with_the_beacon_and_status_shows_the_poll(
+    store_env: dict[str, str], tmp_path: Path
+):
+    env = _env(store_env)
+    assert run_cli(["migrate"], env, tmp_path).returncode == 0
+    seat_id = "seat_cl_1"
+    pubkey = "0x" + "a1" * 48
+    vault = predict_vault_address(env["VAULT_FACTORY_ADDRESS"], seat_id,
+                                  env["VAULT_INIT_CODE_HASH"])
+    execute_sql(
+        env,
+        "INSERT INTO seats (seat_id, operator_id, status, validator_pubkey, vault_address,"
+        f" created_at, updated_at) VALUES ('{seat_id}', 'op_cl_1', 'DEPOSITED', '{pubkey}',"
+        f" '{vault}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    )
+    with serve_beacon() as node:
+        node.add(FakeValidator(pubkey=pubkey, index=42, status="active_ongoing",
+                               withdrawal_credentials="0x" + withdrawal_credentials(vault).hex(),
+                               activation_epoch=10))
+        service = start_cli(["watch"], {**env, "SEAT_MANAGER_CL_BEACON_API_URL": node.url},
+                            tmp_path)
+        try:
+            service.wait_for("watch loop started")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                status = run_cli(["status", "--json"], env, tmp_path)
+                document = json.loads(status.stdout.splitlines()[1])
+                if document["seats"]["ACTIVE"] == 1:
+                    break
+                time.sleep(0.3)
+            else:
+                raise AssertionError(f"seat never became ACTIVE: {document}")
+        finally:
+            assert service.stop() == 0
+    assert document["watcher"]["cl_head_slot"] == node.head_slot
+    assert document["watcher"]["cl_last_poll_at"] is not None

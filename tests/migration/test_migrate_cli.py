@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from tests.support.cli import run_cli
-from tests.support.store import all_revisions, head_revision
+from tests.support.store import all_revisions, execute_sql, head_revision
 
 HEAD = head_revision()
-
-
-def _async_url(env: dict[str, str]) -> str:
-    if env["ONBOARDING_STORE_DRIVER"] == "sqlite":
-        return "sqlite+aiosqlite:///" + env["ONBOARDING_SQLITE_PATH"]
-    return env["ONBOARDING_POSTGRES_URL"].replace("postgresql://", "postgresql+asyncpg://", 1)
-
-
-def execute_sql(env: dict[str, str], sql: str) -> None:
-    async def go() -> None:
-        engine = create_async_engine(_async_url(env))
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text(sql))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(go())
 
 
 def test_migrate_applies_then_reports_nothing_pending(store_env: dict[str, str], tmp_path: Path):

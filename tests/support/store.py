@@ -14,7 +14,9 @@ from functools import cache
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -77,3 +79,21 @@ def all_revisions() -> list[str]:
     from seat_manager.adapters.db.migrator import script_directory
 
     return [rev.revision for rev in reversed(list(script_directory().walk_revisions()))]
+
+
+def _async_url(env: dict[str, str]) -> str:
+    if env["ONBOARDING_STORE_DRIVER"] == "sqlite":
+        return "sqlite+aiosqlite:///" + env["ONBOARDING_SQLITE_PATH"]
+    return env["ONBOARDING_POSTGRES_URL"].replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+def execute_sql(env: dict[str, str], sql: str) -> None:
+    async def go() -> None:
+        engine = create_async_engine(_async_url(env))
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(sql))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())

@@ -40,6 +40,8 @@ class PeriodicTask:
     poll_s: float
     leader: LeaderLock | None = None
     fatal: tuple[type[BaseException], ...] = ()
+    close: Callable[[], Awaitable[None]] | None = None
+    """Releases what the cycle holds (HTTP clients) when the loop ends."""
 
 
 async def sleep_until_stopped(stop: asyncio.Event, seconds: float) -> None:
@@ -99,3 +101,6 @@ async def run_periodic(
         if task.leader is not None:
             with contextlib.suppress(Exception):
                 await task.leader.release()
+        if task.close is not None:
+            with contextlib.suppress(Exception):
+                await task.close()

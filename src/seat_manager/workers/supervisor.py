@@ -6,8 +6,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from seat_manager.adapters.db.leader import leader_lock
+from seat_manager.adapters.beacon import BeaconClient
+from seat_manager.adapters.db.leader import LeaderLock, leader_lock
 from seat_manager.bootstrap import Container
+from seat_manager.domain.vaults import predict_vault_address
+from seat_manager.workers.cl_metrics import ClMetrics
+from seat_manager.workers.cl_watcher import ClWatcher
 from seat_manager.workers.runner import PeriodicTask
 
 log = logging.getLogger("seat_manager.watch")
@@ -37,8 +41,30 @@ def _watcher_tasks(container: Container) -> list[PeriodicTask]:
         log.warning("EL watcher idle: ETH_RPC_URL is not set, no deposits will be seen")
     if settings.cl_beacon_api_url is None:
         log.info("CL watcher idle: SEAT_MANAGER_CL_BEACON_API_URL is not set")
-    del leader, poll_s
+    else:
+        tasks.append(_cl_task(container, leader, poll_s))
     return tasks
+
+
+def _cl_task(container: Container, leader: LeaderLock, poll_s: float) -> PeriodicTask:
+    settings = container.settings
+    runtime = settings.require_runtime()
+    assert settings.cl_beacon_api_url is not None
+    beacon = BeaconClient(settings.cl_beacon_api_url, batch_size=settings.cl_poll_batch_size)
+
+    def vault_for(seat_id: str) -> str:
+        return predict_vault_address(
+            runtime.vault_factory_address, seat_id, runtime.vault_init_code_hash
+        )
+
+    watcher = ClWatcher(
+        container.uow,
+        beacon,
+        batch_size=settings.cl_poll_batch_size,
+        metrics=ClMetrics(container.registry),
+        vault_for=vault_for,
+    )
+    return PeriodicTask("cl", watcher.run_cycle, poll_s, leader=leader, close=beacon.aclose)
 
 
 def _worker_tasks(container: Container, counts: WatchCounts) -> list[PeriodicTask]:
