@@ -160,6 +160,7 @@ class Settings(BaseModel):
 
     operation_mode_raw: OperationMode | None = _env("SEAT_MANAGER_OPERATION_MODE")
     owner_private_key: SecretStr | None = _env("SEAT_MANAGER_OWNER_PRIVATE_KEY")
+    safe_address: Address | None = _env("SEAT_MANAGER_SAFE_ADDRESS")
     claim_executor_grant_expires_at_unix: int | None = _env(
         "SEAT_MANAGER_CLAIM_EXECUTOR_GRANT_EXPIRES_AT_UNIX"
     )
@@ -182,6 +183,7 @@ class Settings(BaseModel):
         "deposit_contract_address",
         "vault_factory_address",
         "principal_destination_address",
+        "safe_address",
     )(_address)
 
     _decimal_ints = field_validator(
