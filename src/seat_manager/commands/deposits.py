@@ -130,10 +130,11 @@ def run_verify_deposit_data(args: argparse.Namespace) -> int:
     print(f"expecting {source}")
     print(f"expecting genesis fork version {fork_version.hex()} (CHAIN_ID {settings.chain_id})")
     passed = 0
+    first_seen: dict[bytes, int] = {}
     for index, entry in enumerate(entries):
         label = f"entry {index} pubkey {_pubkey_label(entry)}"
         try:
-            verify_deposit_data(
+            data = verify_deposit_data(
                 entry,
                 expected_withdrawal_credentials=expected,
                 genesis_fork_version=fork_version,
@@ -141,6 +142,11 @@ def run_verify_deposit_data(args: argparse.Namespace) -> int:
             )
         except DepositDataInvalid as exc:
             print(f"{label}: FAIL {exc.code}: {exc.message}")
+            continue
+        earlier = first_seen.setdefault(data.pubkey, index)
+        if earlier != index:
+            # Two deposits for one validator would put 64 ETH behind one key.
+            print(f"{label}: FAIL DEPOSIT_PUBKEY_DUPLICATE: same pubkey as entry {earlier}")
             continue
         passed += 1
         print(f"{label}: OK")
