@@ -68,6 +68,31 @@ def _cl_task(container: Container, leader: LeaderLock, poll_s: float) -> Periodi
 
 
 def _worker_tasks(container: Container, counts: WatchCounts) -> list[PeriodicTask]:
-    """The operation worker; many processes may run it side by side."""
-    del container, counts
-    return []
+    """The operation worker; many processes may run it side by side.
+
+    OWNER_SEND runs the worker with the owner-key executor. READ_ONLY executes nothing
+    and claims nothing. PROPOSE has no executor yet, so its operations stay queued.
+    """
+    from seat_manager.adapters.chain.executor import ExecutorConfig, OwnerSendExecutor
+    from seat_manager.adapters.chain.rpc import RpcClient
+    from seat_manager.adapters.chain.signer import LocalSigner
+    from seat_manager.workers.operation_worker import OperationWorker
+
+    settings = container.settings
+    mode = settings.operation_mode
+    if mode == "READ_ONLY":
+        log.info("operation worker idle: SEAT_MANAGER_OPERATION_MODE=READ_ONLY executes nothing")
+        return []
+    if mode == "PROPOSE":
+        log.warning("operation worker idle: the PROPOSE executor is not available yet")
+        return []
+    if settings.eth_rpc_url is None:
+        log.warning("operation worker idle: ETH_RPC_URL is not set, nothing can be sent")
+        return []
+    config = ExecutorConfig.from_settings(settings)
+    rpc = RpcClient(settings.eth_rpc_url)
+    executor = OwnerSendExecutor(rpc, LocalSigner.from_settings(settings), container.uow, config)
+    worker = OperationWorker(container.uow, executor, lease_s=config.lease_s, counts=counts)
+    log.info("operation worker %s running in OWNER_SEND mode", worker.worker_id)
+    poll_s = settings.watch_poll_ms / 1000
+    return [PeriodicTask("worker", worker.run_cycle, poll_s, close=rpc.aclose)]
