@@ -18,8 +18,10 @@ interface IVaultOwnerSource {
 ///   sends rewards here (partial withdrawals, a few thousandths of an ether a day). The
 ///   principal arrives in one full withdrawal after the validator exits.
 /// - The principal counts as present only while `address(this).balance >=
-///   PRINCIPAL_ARRIVAL_THRESHOLD` (16 ether): a full withdrawal brings that much at once,
-///   while rewards accrue far slower and are claimed regularly. Then the reserved principal
+///   PRINCIPAL_ARRIVAL_THRESHOLD` (8 ether): a full withdrawal brings far more at once (the
+///   consensus layer ejects a validator when its effective balance falls to 16 ether, so
+///   even a leaked or slashed exit lands well above 8), while rewards accrue far slower
+///   and are claimed regularly. Then the reserved principal
 ///   is `min(balance, principalOutstanding)`; below the threshold nothing is reserved and
 ///   the whole balance is rewards.
 /// - Rewards are the balance minus the reserved principal (`claimable`). `claim` sends them
@@ -28,18 +30,15 @@ interface IVaultOwnerSource {
 ///   `expiresAt = T` is usable in blocks stamped up to T - 1 and refused from T on).
 /// - `returnPrincipal` moves only the reserved principal, and reverts with
 ///   `PrincipalNotArrived` below the threshold, so it can never sweep rewards. Above the
-///   threshold principal is served first: a short exit that still brings at least 16 ether
+///   threshold principal is served first: a short exit that still brings at least 8 ether
 ///   (slashing) is reserved in full and shortchanges rewards, not principal.
 ///
 /// Known limitations of the threshold rule:
-/// - An exit that returns less than 16 ether (heavy slashing, or a long inactivity leak:
-///   the consensus layer ejects a validator once its effective balance falls to 16 ether,
-///   i.e. with an actual balance near 16 ether, and penalties can keep running until it
-///   exits, so such an exit can land just under 16 ether) is indistinguishable from
-///   rewards: it becomes claimable by the beneficiary and `returnPrincipal` refuses it.
+/// - An exit that returns less than 8 ether (a slashing far beyond today's penalties) is
+///   indistinguishable from rewards: it becomes claimable by the beneficiary and `returnPrincipal` refuses it.
 ///   The principal must then be recovered some other way (off-chain settlement with the
 ///   beneficiary).
-/// - Rewards left unclaimed until they reach 16 ether on their own (years at the current
+/// - Rewards left unclaimed until they reach 8 ether on their own (years at the current
 ///   rate), or ether sent to the vault by a third party that lifts it over the threshold,
 ///   are treated as arrived principal (up to `principalOutstanding`) until returned.
 ///
@@ -50,7 +49,7 @@ contract SeatVault {
     address public immutable factory;
 
     /// A balance at or above this means the principal's full withdrawal has arrived.
-    uint256 public constant PRINCIPAL_ARRIVAL_THRESHOLD = 16 ether;
+    uint256 public constant PRINCIPAL_ARRIVAL_THRESHOLD = 8 ether;
 
     bool private initialized;
     bool private locked;
