@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from seat_manager.bootstrap import configure_logging
-from seat_manager.commands import chain, deposits, runtime, store
+from seat_manager.commands import chain, deposits, dev, runtime, store
 from seat_manager.domain.errors import ConfigurationError
 
-COMMAND_MODULES = (runtime, store, chain, deposits)
+COMMAND_MODULES = (runtime, store, chain, deposits, dev)
 
 Handler = Callable[[argparse.Namespace], int]
 

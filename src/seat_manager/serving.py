@@ -11,7 +11,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from seat_manager.bootstrap import (
@@ -63,7 +63,12 @@ async def start_store(settings: Settings) -> Container:
     return container
 
 
-async def _serve_api(container: Container, stop: asyncio.Event, seeds: int) -> None:
+ReadyHook = Callable[[str], None]
+
+
+async def _serve_api(
+    container: Container, stop: asyncio.Event, seeds: int, on_ready: ReadyHook | None
+) -> None:
     import uvicorn  # the web stack is imported only by the commands that serve
 
     from seat_manager.api.app import create_app
@@ -92,6 +97,8 @@ async def _serve_api(container: Container, stop: asyncio.Event, seeds: int) -> N
         f"seat-manager-v2 API listening on http://{host}:{port}"
         f" (seed seats={seeds}, store={settings.store_driver})"
     )
+    if on_ready is not None:
+        on_ready(f"http://{host}:{port}")
     try:
         await stop.wait()
     finally:
@@ -100,8 +107,17 @@ async def _serve_api(container: Container, stop: asyncio.Event, seeds: int) -> N
         sock.close()
 
 
-async def run_service(command: str, *, api: bool, watch: bool) -> int:
-    settings = load_settings()
+async def run_service(
+    command: str,
+    *,
+    api: bool,
+    watch: bool,
+    settings: Settings | None = None,
+    on_ready: ReadyHook | None = None,
+) -> int:
+    """Run until SIGINT/SIGTERM. `on_ready` is called with the API's base URL once it
+    listens (the devnet prints its instructions then)."""
+    settings = settings or load_settings()
     runtime = settings.require_runtime()
     announce(bootstrap_line(command, runtime, settings))
     container = await start_store(settings)
@@ -117,7 +133,7 @@ async def run_service(command: str, *, api: bool, watch: bool) -> int:
         counts = WatchCounts()
         jobs: list[asyncio.Task[None]] = []
         if api:
-            jobs.append(asyncio.create_task(_serve_api(container, stop, len(seeds))))
+            jobs.append(asyncio.create_task(_serve_api(container, stop, len(seeds), on_ready)))
         if watch:
             for task in build_watch_tasks(container, counts):
                 jobs.append(asyncio.create_task(run_periodic(task, stop, container.uow)))
