@@ -56,8 +56,8 @@ from seat_manager.adapters.chain.results import (
 from seat_manager.adapters.chain.rpc import RpcClient
 from seat_manager.adapters.chain.signer import LocalSigner
 from seat_manager.adapters.db.deposit_guard import TX_REVERTED
+from seat_manager.adapters.db.nonces import StoredTx
 from seat_manager.adapters.db.queue import ClaimedOperation
-from seat_manager.adapters.db.tables import OperationTransactionRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
 from seat_manager.config import Settings
 from seat_manager.domain.operations import OperationKind
@@ -223,10 +223,10 @@ class OwnerSendExecutor:
         except FeeCapTooLow as exc:
             return Wait("FEE_CAP_TOO_LOW", str(exc), self._config.pending_delay_s)
         request = TxRequest(plan.to, plan.data, plan.value, gas, plan.label)
-        stored: OperationTransactionRow | ExecutionResult = await self.tracker.sign_and_store(
+        stored: StoredTx | ExecutionResult = await self.tracker.sign_and_store(
             op, request, fees, check
         )
-        if not isinstance(stored, OperationTransactionRow):
+        if not isinstance(stored, StoredTx):
             return stored
         signed = replace(op, tx_nonce=stored.nonce, tx_hash=stored.tx_hash, signed_tx=stored.raw_tx)
         return await self._follow(signed, plan)

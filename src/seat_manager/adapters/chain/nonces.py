@@ -39,8 +39,8 @@ from seat_manager.adapters.chain.models import Receipt
 from seat_manager.adapters.chain.rpc import RpcClient
 from seat_manager.adapters.chain.signer import LocalSigner, SignedTransaction
 from seat_manager.adapters.db import nonces, queue
+from seat_manager.adapters.db.nonces import StoredTx
 from seat_manager.adapters.db.queue import ClaimedOperation
-from seat_manager.adapters.db.tables import OperationTransactionRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
 from seat_manager.domain.policy import FeeCapTooLow, Fees, replacement_fees
 
@@ -69,7 +69,7 @@ class Mined:
     """A receipt with enough confirmations for one of the operation's transactions."""
 
     receipt: Receipt
-    tx: OperationTransactionRow
+    tx: StoredTx
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class TransactionTracker:
         request: TxRequest,
         fees: Fees,
         check: Callable[[AsyncSession], Awaitable[V | None]],
-    ) -> OperationTransactionRow | V:
+    ) -> StoredTx | V:
         """Reserve a nonce, sign, store, commit; returns the stored transaction.
 
         `check` runs inside the transaction after the signer lock: when it returns a
@@ -211,7 +211,7 @@ class TransactionTracker:
         gas: int,
         fees: Fees,
         now: datetime,
-    ) -> OperationTransactionRow:
+    ) -> StoredTx:
         raw_hex = "0x" + signed.raw.hex()
         tx = nonces.add_transaction(
             session,
@@ -259,9 +259,7 @@ class TransactionTracker:
             return outcome
         return await self.wait(op, txs)
 
-    async def broadcast(
-        self, op: ClaimedOperation, tx: OperationTransactionRow
-    ) -> Pending | NonceConsumed | None:
+    async def broadcast(self, op: ClaimedOperation, tx: StoredTx) -> Pending | NonceConsumed | None:
         """Send the stored bytes; None when the node has them (accepted or known)."""
         try:
             await self._rpc.send_raw_transaction(bytes.fromhex(tx.raw_tx.removeprefix("0x")))
@@ -287,9 +285,7 @@ class TransactionTracker:
         await self.step("broadcast", op)
         return None
 
-    async def wait(
-        self, op: ClaimedOperation, txs: list[OperationTransactionRow]
-    ) -> Mined | Pending:
+    async def wait(self, op: ClaimedOperation, txs: list[StoredTx]) -> Mined | Pending:
         """Poll for a receipt for a while; replace the transaction if it is overdue."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.receipt_wait_s
@@ -306,8 +302,8 @@ class TransactionTracker:
             return Pending("TX_PENDING", f"{current.tx_hash} (nonce {current.nonce}) not mined yet")
         return await self._replace(op, current)
 
-    async def _replace(self, op: ClaimedOperation, current: OperationTransactionRow) -> Pending:
-        old = Fees(int(current.max_fee_per_gas), int(current.max_priority_fee_per_gas))
+    async def _replace(self, op: ClaimedOperation, current: StoredTx) -> Pending:
+        old = Fees(current.max_fee_per_gas, current.max_priority_fee_per_gas)
         try:
             fees = replacement_fees(
                 old, suggested=await self.suggested_fees(), cap=self._config.fee_cap_wei
@@ -346,9 +342,7 @@ class TransactionTracker:
         latest = await self._rpc.get_block("latest")
         return (latest.base_fee_per_gas if latest is not None else None) or 0
 
-    async def _receipt_of_any(
-        self, txs: list[OperationTransactionRow]
-    ) -> tuple[Receipt, OperationTransactionRow] | None:
+    async def _receipt_of_any(self, txs: list[StoredTx]) -> tuple[Receipt, StoredTx] | None:
         for tx in reversed(txs):
             receipt = await self._rpc.get_transaction_receipt(tx.tx_hash)
             if receipt is not None:
@@ -356,7 +350,7 @@ class TransactionTracker:
         return None
 
     async def _settle(
-        self, op: ClaimedOperation, receipt: Receipt, tx: OperationTransactionRow
+        self, op: ClaimedOperation, receipt: Receipt, tx: StoredTx
     ) -> Mined | Pending:
         head = await self._rpc.block_number()
         have = head - receipt.block_number

@@ -20,6 +20,7 @@ blocks every later transaction. Instead:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -33,6 +34,37 @@ from seat_manager.adapters.db.tables import (
     SignerNonceRow,
 )
 from seat_manager.domain.policy import Fees
+
+
+@dataclass
+class StoredTx:
+    """A signed transaction as stored (a plain copy: ORM rows die with their session)."""
+
+    operation_id: str
+    signer_address: str
+    nonce: int
+    tx_hash: str
+    raw_tx: str
+    gas_limit: int
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+    created_at: datetime
+    broadcast_at: datetime | None
+
+    @classmethod
+    def of(cls, row: OperationTransactionRow) -> StoredTx:
+        return cls(
+            operation_id=row.operation_id,
+            signer_address=row.signer_address,
+            nonce=row.nonce,
+            tx_hash=row.tx_hash,
+            raw_tx=row.raw_tx,
+            gas_limit=row.gas_limit,
+            max_fee_per_gas=int(row.max_fee_per_gas),
+            max_priority_fee_per_gas=int(row.max_priority_fee_per_gas),
+            created_at=row.created_at,
+            broadcast_at=row.broadcast_at,
+        )
 
 
 async def lock_signer(
@@ -86,7 +118,7 @@ def add_transaction(
     gas_limit: int,
     fees: Fees,
     now: datetime,
-) -> OperationTransactionRow:
+) -> StoredTx:
     row = OperationTransactionRow(
         operation_id=operation_id,
         signer_address=signer_address,
@@ -99,7 +131,7 @@ def add_transaction(
         created_at=now,
     )
     session.add(row)
-    return row
+    return StoredTx.of(row)
 
 
 async def mark_broadcast(session: AsyncSession, tx_hash: str, now: datetime) -> None:
@@ -114,9 +146,7 @@ async def mark_broadcast(session: AsyncSession, tx_hash: str, now: datetime) -> 
     )
 
 
-async def transactions_for(
-    session: AsyncSession, operation_id: str, nonce: int
-) -> list[OperationTransactionRow]:
+async def transactions_for(session: AsyncSession, operation_id: str, nonce: int) -> list[StoredTx]:
     """The operation's transactions with this nonce, oldest first (the last is current)."""
     result = await session.execute(
         select(OperationTransactionRow)
@@ -126,4 +156,4 @@ async def transactions_for(
         )
         .order_by(OperationTransactionRow.id)
     )
-    return list(result.scalars())
+    return [StoredTx.of(row) for row in result.scalars()]
