@@ -1,0 +1,157 @@
+"""The proposal watcher: a `proposed` operation becomes `succeeded` once its effect is
+on chain (SPEC §7, PROPOSE).
+
+People execute proposals (the Safe's owners sign the safeTxHash and one of them sends
+`execTransaction`), so nothing tells the back end when that happened; this cycle looks.
+For every operation in `proposed` it asks `ChainEffects` (the same reads the PROPOSE
+executor makes before proposing): vault code for DEPLOY_VAULT, principal recorded or a
+32 ETH deposit with the vault's credentials in the index for DEPOSIT, a long enough
+grant for GRANT_CLAIM_EXECUTOR, a `RewardsClaimed` since the proposal for CLAIM. When
+the effect is there the operation moves `proposed → succeeded` through the domain's
+status machine as the watcher, with the reads (block checked, the Safe execution when
+found) as evidence and an `operation.succeeded` audit event.
+
+Only `proposed` rows are ever touched, and the update is guarded by that status: an
+admin who cancelled or retried the operation meanwhile wins, and the watcher's result
+is dropped. One cycle is one `run_cycle(now)` call; the runner owns the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from seat_manager.adapters.chain.plans import PayloadInvalid, PlanConfig, build_plan
+from seat_manager.adapters.chain.proposal_effects import ChainEffects
+from seat_manager.adapters.chain.rpc import RpcClient
+from seat_manager.adapters.db import queue
+from seat_manager.adapters.db.queue import ClaimedOperation
+from seat_manager.adapters.db.tables import OperationRow
+from seat_manager.adapters.db.uow import UnitOfWorkFactory
+from seat_manager.domain import operations as domain
+from seat_manager.domain.operations import Operation, OperationKind, OperationStatus
+from seat_manager.domain.seats import Actor, ActorKind
+from seat_manager.domain.types import OperationId, SeatId
+
+log = logging.getLogger("seat_manager.proposals")
+
+DEFAULT_BATCH_SIZE = 100
+_PROPOSED = OperationStatus.PROPOSED.value
+
+
+@dataclass(frozen=True)
+class ProposalCycleResult:
+    checked: int = 0
+    succeeded: list[str] = field(default_factory=list)
+    """Operation ids moved to succeeded in this cycle."""
+    pending: int = 0
+    unreadable: int = 0
+    """Proposed operations whose payload no longer builds a call (logged, left alone)."""
+
+
+def _as_claimed(row: OperationRow) -> ClaimedOperation:
+    """`build_plan` reads only the id, seat, kind and payload; no lease is involved."""
+    return ClaimedOperation(
+        operation_id=OperationId(row.operation_id),
+        seat_id=SeatId(row.seat_id),
+        kind=OperationKind(row.kind),
+        attempts=row.attempts,
+        available_at=row.available_at,
+        lease_owner="",
+        lease_expires_at=row.available_at,
+        payload=dict(row.payload or {}),
+        tx_nonce=row.tx_nonce,
+        tx_hash=row.tx_hash,
+        signed_tx=row.signed_tx,
+        error_code=row.error_code,
+        error_message=row.error_message,
+    )
+
+
+class ProposalWatcher:
+    def __init__(
+        self,
+        rpc: RpcClient,
+        uow: UnitOfWorkFactory,
+        config: PlanConfig,
+        *,
+        name: str = "proposals",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        self._uow = uow
+        self._config = config
+        self._effects = ChainEffects(rpc, uow)
+        self._actor = Actor(ActorKind.WATCHER, name)
+        self._batch_size = batch_size
+
+    async def run_cycle(self, now: datetime) -> ProposalCycleResult:
+        """Check every proposed operation (oldest first, up to the batch size) once."""
+        async with self._uow() as uow:
+            result = await uow.session.execute(
+                select(OperationRow)
+                .where(OperationRow.status == _PROPOSED)
+                .order_by(OperationRow.updated_at, OperationRow.operation_id)
+                .limit(self._batch_size)
+            )
+            rows = list(result.scalars())
+        succeeded: list[str] = []
+        pending = unreadable = 0
+        for row in rows:
+            try:
+                plan = build_plan(_as_claimed(row), self._config)
+            except PayloadInvalid as exc:
+                log.warning("proposed operation %s: %s", row.operation_id, exc.message)
+                unreadable += 1
+                continue
+            seen = await self._effects.observe(plan, row.proposal or {})
+            if seen.evidence is None:
+                pending += 1
+            elif await self._succeed(row, seen.evidence, now):
+                succeeded.append(row.operation_id)
+        return ProposalCycleResult(len(rows), succeeded, pending, unreadable)
+
+    async def _succeed(self, row: OperationRow, evidence: dict[str, Any], now: datetime) -> bool:
+        current = Operation(
+            OperationId(row.operation_id),
+            SeatId(row.seat_id),
+            OperationKind(row.kind),
+            OperationStatus.PROPOSED,
+            attempts=row.attempts,
+            available_at=row.available_at,
+        )
+        domain.succeed(current, actor=self._actor, evidence=evidence, now=now)
+        async with self._uow() as uow:
+            moved = await uow.session.execute(
+                update(OperationRow)
+                .where(
+                    OperationRow.operation_id == row.operation_id,
+                    OperationRow.status == _PROPOSED,
+                )
+                .values(
+                    status=OperationStatus.SUCCEEDED.value,
+                    error_code=None,
+                    error_message=None,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                log.info("operation %s left proposed meanwhile; not marked", row.operation_id)
+                return False
+            queue.record_audit(
+                uow.session,
+                "operation.succeeded",
+                actor=str(self._actor),
+                operation_id=row.operation_id,
+                now=now,
+                data={"seat_id": row.seat_id, "kind": row.kind, **evidence},
+            )
+            await uow.commit()
+        log.info(
+            "operation %s %s succeeded: %s", row.operation_id, row.kind, evidence.get("effect")
+        )
+        return True
