@@ -214,7 +214,7 @@ async def count_by_status(uow: UnitOfWorkFactory) -> dict[str, int]:
         result = await work.session.execute(
             select(OperationRow.status, func.count()).group_by(OperationRow.status)
         )
-        return {status: count for status, count in result.tuples()}
+        return {status: count for status, count in result}
 
 
 def later(seconds: float) -> datetime:
