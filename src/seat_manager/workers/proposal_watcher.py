@@ -53,9 +53,11 @@ class ProposalCycleResult:
     """Proposed operations whose payload no longer builds a call (logged, left alone)."""
 
 
-def _as_claimed(row: OperationRow) -> ClaimedOperation:
-    """`build_plan` reads only the id, seat, kind and payload; no lease is involved."""
-    return ClaimedOperation(
+def _snapshot(row: OperationRow) -> tuple[ClaimedOperation, dict[str, Any]]:
+    """The row as plain values (read inside the unit of work, which expires its rows on
+    the way out) and its proposal. `build_plan` reads only the id, seat, kind and
+    payload; no lease is involved."""
+    claimed = ClaimedOperation(
         operation_id=OperationId(row.operation_id),
         seat_id=SeatId(row.seat_id),
         kind=OperationKind(row.kind),
@@ -70,6 +72,7 @@ def _as_claimed(row: OperationRow) -> ClaimedOperation:
         error_code=row.error_code,
         error_message=row.error_message,
     )
+    return claimed, dict(row.proposal or {})
 
 
 class ProposalWatcher:
@@ -97,38 +100,38 @@ class ProposalWatcher:
                 .order_by(OperationRow.updated_at, OperationRow.operation_id)
                 .limit(self._batch_size)
             )
-            rows = list(result.scalars())
+            rows = [_snapshot(row) for row in result.scalars()]
         succeeded: list[str] = []
         pending = unreadable = 0
-        for row in rows:
+        for op, proposal in rows:
             try:
-                plan = build_plan(_as_claimed(row), self._config)
+                plan = build_plan(op, self._config)
             except PayloadInvalid as exc:
-                log.warning("proposed operation %s: %s", row.operation_id, exc.message)
+                log.warning("proposed operation %s: %s", op.operation_id, exc.message)
                 unreadable += 1
                 continue
-            seen = await self._effects.observe(plan, row.proposal or {})
+            seen = await self._effects.observe(plan, proposal)
             if seen.evidence is None:
                 pending += 1
-            elif await self._succeed(row, seen.evidence, now):
-                succeeded.append(row.operation_id)
+            elif await self._succeed(op, seen.evidence, now):
+                succeeded.append(op.operation_id)
         return ProposalCycleResult(len(rows), succeeded, pending, unreadable)
 
-    async def _succeed(self, row: OperationRow, evidence: dict[str, Any], now: datetime) -> bool:
+    async def _succeed(self, op: ClaimedOperation, evidence: dict[str, Any], now: datetime) -> bool:
         current = Operation(
-            OperationId(row.operation_id),
-            SeatId(row.seat_id),
-            OperationKind(row.kind),
+            op.operation_id,
+            op.seat_id,
+            op.kind,
             OperationStatus.PROPOSED,
-            attempts=row.attempts,
-            available_at=row.available_at,
+            attempts=op.attempts,
+            available_at=op.available_at,
         )
         domain.succeed(current, actor=self._actor, evidence=evidence, now=now)
         async with self._uow() as uow:
             moved = await uow.session.execute(
                 update(OperationRow)
                 .where(
-                    OperationRow.operation_id == row.operation_id,
+                    OperationRow.operation_id == op.operation_id,
                     OperationRow.status == _PROPOSED,
                 )
                 .values(
@@ -140,18 +143,16 @@ class ProposalWatcher:
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
-                log.info("operation %s left proposed meanwhile; not marked", row.operation_id)
+                log.info("operation %s left proposed meanwhile; not marked", op.operation_id)
                 return False
             queue.record_audit(
                 uow.session,
                 "operation.succeeded",
                 actor=str(self._actor),
-                operation_id=row.operation_id,
+                operation_id=op.operation_id,
                 now=now,
-                data={"seat_id": row.seat_id, "kind": row.kind, **evidence},
+                data={"seat_id": op.seat_id, "kind": op.kind.value, **evidence},
             )
             await uow.commit()
-        log.info(
-            "operation %s %s succeeded: %s", row.operation_id, row.kind, evidence.get("effect")
-        )
+        log.info("operation %s %s succeeded: %s", op.operation_id, op.kind, evidence.get("effect"))
         return True

@@ -110,7 +110,7 @@ async def nonces_in_use(
     )
     previous: int | None = None
     taken: set[int] = set()
-    for row_id, status, proposal in result.tuples():
+    for row_id, status, proposal in result.all():
         if not _same_safe(proposal, safe_address, chain_id):
             continue
         if row_id == operation_id:

@@ -1,0 +1,396 @@
+"""PROPOSE mode against a real Safe 1.4.1 on anvil and a real store (SQLite and
+PostgreSQL): the worker writes a Safe proposal, the Safe's owners sign the stored
+safeTxHash and execute it, and the proposal watcher marks the operation succeeded.
+
+The vault factory here is deployed with the Safe as its owner. Admin retry and cancel
+are done with the domain's rules on the row (`admin_move`), as the admin service will,
+keeping the `proposal` column.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from web3.logs import DISCARD
+
+from seat_manager.adapters.chain.proposer import ProposeExecutor
+from seat_manager.adapters.chain.rpc import RpcClient
+from seat_manager.adapters.db.tables import AuditEventRow, OperationRow
+from seat_manager.adapters.db.uow import UnitOfWorkFactory
+from seat_manager.domain.operations import (
+    Operation,
+    OperationKind,
+    OperationStatus,
+    admin_cancel,
+    admin_retry,
+)
+from seat_manager.domain.seats import Actor, ActorKind
+from seat_manager.workers.operation_worker import OperationWorker
+from seat_manager.workers.proposal_watcher import ProposalWatcher
+from tests.chain.helpers import DEPOSIT_WEI, ETHER, deploy_vault
+from tests.support.anvil import ACCOUNTS, CHAIN_ID, Anvil, Deployed, contract_at, deploy
+from tests.support.safe import SafeOnChain, deploy_safe, execute_proposal, on_chain_tx_hash
+from tests.support.worker_setup import (
+    ChainSetup,
+    enroll,
+    later,
+    open_store,
+    set_scanned_block,
+)
+
+pytestmark = pytest.mark.anvil
+
+OWNER, BENEFICIARY, DESTINATION = ACCOUNTS[:3]
+T1 = later(1)
+T2 = later(2)
+ZERO = "0x0000000000000000000000000000000000000000"
+
+
+@pytest.fixture
+async def store(store_env: dict[str, str]) -> AsyncIterator[UnitOfWorkFactory]:
+    engine, uow = await open_store(store_env)
+    try:
+        yield uow
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def rpc(anvil: Anvil) -> AsyncIterator[RpcClient]:
+    async with RpcClient(anvil.url) as client:
+        yield client
+
+
+@pytest.fixture
+def safe(anvil: Anvil, deployed: Deployed) -> SafeOnChain:
+    """A 2-of-3 Safe of anvil accounts 1..3 (inside the test's evm snapshot)."""
+    return deploy_safe(anvil.w3, owner_indexes=(1, 2, 3), threshold=2)
+
+
+def chain_for(anvil: Anvil, deployed: Deployed, owner: str) -> ChainSetup:
+    """A vault factory owned by `owner`, on the session's deposit contract."""
+    factory = deploy(anvil.w3, "VaultFactory", deployed.deposit_contract.address, owner)
+    return ChainSetup(
+        chain_id=CHAIN_ID,
+        vault_factory=factory.address,
+        vault_init_code_hash="0x" + bytes(factory.functions.vaultInitCodeHash().call()).hex(),
+        deposit_contract=deployed.deposit_contract.address,
+        principal_destination=DESTINATION,
+    )
+
+
+@pytest.fixture
+def chain(anvil: Anvil, deployed: Deployed, safe: SafeOnChain) -> ChainSetup:
+    return chain_for(anvil, deployed, safe.address)
+
+
+def make_worker(
+    store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup, safe_address: str | None
+) -> OperationWorker:
+    executor = ProposeExecutor(
+        rpc, store, chain.config(), safe_address=safe_address, clock=lambda: T1
+    )
+    return OperationWorker(store, executor, worker_id="worker-p", clock=lambda: T1)
+
+
+def make_watcher(store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup) -> ProposalWatcher:
+    return ProposalWatcher(rpc, store, chain.config())
+
+
+async def propose(worker: OperationWorker, kind: OperationKind) -> str:
+    outcome = await worker.run_once(T1)
+    assert outcome is not None, "nothing was claimed"
+    assert (outcome.kind, outcome.result, outcome.message) == (kind, "proposed", None)
+    return outcome.operation_id
+
+
+async def operation(store: UnitOfWorkFactory, operation_id: str) -> OperationRow:
+    """The row, detached with its values loaded (the unit of work rolls back on exit)."""
+    async with store() as uow:
+        row = await uow.session.get(OperationRow, operation_id)
+        assert row is not None
+        uow.session.expunge(row)
+        return row
+
+
+async def proposal_of(store: UnitOfWorkFactory, operation_id: str) -> dict[str, Any]:
+    row = await operation(store, operation_id)
+    assert row.status == "proposed", (row.status, row.error_code, row.error_message)
+    assert row.proposal is not None
+    return dict(row.proposal)
+
+
+async def admin_move(store: UnitOfWorkFactory, operation_id: str, action: str) -> None:
+    """Admin retry or cancel by the domain's rules, keeping the stored proposal."""
+    rule = admin_retry if action == "retry" else admin_cancel
+    async with store() as uow:
+        row = await uow.session.get(OperationRow, operation_id)
+        assert row is not None
+        current = Operation(
+            row.operation_id,  # type: ignore[arg-type]
+            row.seat_id,  # type: ignore[arg-type]
+            OperationKind(row.kind),
+            OperationStatus(row.status),
+            attempts=row.attempts,
+            available_at=row.available_at,
+        )
+        moved, _ = rule(current, actor=Actor(ActorKind.ADMIN, "alice"), reason="test", now=T1)
+        row.status = moved.status.value
+        row.attempts = moved.attempts
+        row.available_at = moved.available_at
+        row.error_code, row.error_message = moved.error_code, moved.error_message
+        await uow.commit()
+
+
+async def audit_events(store: UnitOfWorkFactory, operation_id: str) -> list[AuditEventRow]:
+    async with store() as uow:
+        result = await uow.session.execute(
+            select(AuditEventRow)
+            .where(AuditEventRow.subject_id == operation_id)
+            .order_by(AuditEventRow.id)
+        )
+        rows = list(result.scalars())
+        uow.session.expunge_all()
+        return rows
+
+
+def safe_nonce(safe: SafeOnChain) -> int:
+    return int(safe.contract.functions.nonce().call())
+
+
+# ---- DEPLOY_VAULT through the Safe ---------------------------------------------------------
+
+
+async def test_deploy_vault_proposal_executed_by_the_safe_is_marked_succeeded_by_the_watcher(
+    anvil: Anvil, store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup, safe: SafeOnChain
+) -> None:
+    ids, _ = await enroll(
+        store, chain, "seat-p1", validator_key=5101, beneficiary=BENEFICIARY,
+        kinds=(OperationKind.DEPLOY_VAULT,),
+    )  # fmt: skip
+    op_id = await propose(make_worker(store, rpc, chain, safe.address), OperationKind.DEPLOY_VAULT)
+    assert op_id == ids[OperationKind.DEPLOY_VAULT]
+    proposal = await proposal_of(store, op_id)
+
+    assert proposal["to"] == chain.vault_factory
+    assert (proposal["value"], proposal["operation"], proposal["chain_id"]) == ("0", 0, CHAIN_ID)
+    assert (proposal["safe_address"], proposal["safe_nonce"]) == (safe.address, 0)
+    assert (proposal["safe_tx_gas"], proposal["base_gas"], proposal["gas_price"]) == (0, 0, 0)
+    assert proposal["gas_token"] == proposal["refund_receiver"] == ZERO
+    assert proposal["safe_tx_hash"] == "0x" + on_chain_tx_hash(safe, proposal).hex()
+    batch = json.loads(json.dumps(proposal["transaction_builder"]))
+    assert (batch["version"], batch["chainId"]) == ("1.0", str(CHAIN_ID))
+    assert batch["meta"]["createdFromSafeAddress"] == safe.address
+    assert [(t["to"], t["value"], t["data"]) for t in batch["transactions"]] == [
+        (proposal["to"], proposal["value"], proposal["data"])
+    ]
+    assert anvil.w3.eth.get_code(chain.vault("seat-p1")) == b""
+
+    watcher = make_watcher(store, rpc, chain)
+    before = await watcher.run_cycle(T2)
+    assert (before.checked, before.pending, before.succeeded) == (1, 1, [])
+    assert (await operation(store, op_id)).status == "proposed"
+
+    receipt = execute_proposal(safe, proposal)
+    assert receipt["status"] == 1
+    assert safe.contract.events.ExecutionSuccess().process_receipt(receipt, errors=DISCARD)
+    assert anvil.w3.eth.get_code(chain.vault("seat-p1")) != b""
+
+    after = await watcher.run_cycle(T2)
+    assert (after.checked, after.pending, after.succeeded) == (1, 0, [op_id])
+    row = await operation(store, op_id)
+    assert (row.status, row.error_code) == ("succeeded", None)
+    *_, event = await audit_events(store, op_id)
+    assert (event.event_type, event.actor) == ("operation.succeeded", "watcher:proposals")
+    assert event.data["effect"] == "vault code present"
+    assert event.data["vault_address"] == chain.vault("seat-p1")
+    assert event.data["safe_execution"] == {
+        "tx_hash": receipt["transactionHash"].to_0x_hex(),
+        "block_number": receipt["blockNumber"],
+    }
+    assert (await watcher.run_cycle(T2)).checked == 0
+
+
+async def test_re_proposing_keeps_the_nonce_and_safe_tx_hash_and_new_proposals_fill_gaps(
+    store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup, safe: SafeOnChain
+) -> None:
+    kinds = (OperationKind.DEPLOY_VAULT,)
+    worker = make_worker(store, rpc, chain, safe.address)
+    proposals: dict[str, dict[str, Any]] = {}
+    for seat, key in (("seat-a", 5121), ("seat-b", 5122)):
+        await enroll(store, chain, seat, validator_key=key, beneficiary=BENEFICIARY, kinds=kinds)
+        op_id = await propose(worker, OperationKind.DEPLOY_VAULT)
+        proposals[seat] = {"id": op_id, **await proposal_of(store, op_id)}
+    a, b = proposals["seat-a"], proposals["seat-b"]
+    assert (a["safe_nonce"], b["safe_nonce"]) == (0, 1)
+
+    await admin_move(store, a["id"], "retry")
+    assert (await operation(store, a["id"])).status == "queued"
+    assert await propose(worker, OperationKind.DEPLOY_VAULT) == a["id"]
+    again = await proposal_of(store, a["id"])
+    assert (again["safe_nonce"], again["safe_tx_hash"], again["data"]) == (
+        0,
+        a["safe_tx_hash"],
+        a["data"],
+    )
+
+    # A cancelled: nonce 0 is free. B re-proposed keeps 1 (the lowest free would be
+    # 0); the next new proposal fills 0 instead of leaving a gap that blocks B.
+    await admin_move(store, a["id"], "cancel")
+    await admin_move(store, b["id"], "retry")
+    assert await propose(worker, OperationKind.DEPLOY_VAULT) == b["id"]
+    b_again = await proposal_of(store, b["id"])
+    assert (b_again["safe_nonce"], b_again["safe_tx_hash"]) == (1, b["safe_tx_hash"])
+    await enroll(store, chain, "seat-c", validator_key=5123, beneficiary=BENEFICIARY, kinds=kinds)
+    c_id = await propose(worker, OperationKind.DEPLOY_VAULT)
+    c = await proposal_of(store, c_id)
+    assert c["safe_nonce"] == 0 and c["safe_tx_hash"] != a["safe_tx_hash"]
+
+    assert execute_proposal(safe, c)["status"] == 1
+    assert execute_proposal(safe, b_again)["status"] == 1
+    assert safe_nonce(safe) == 2
+    result = await make_watcher(store, rpc, chain).run_cycle(T2)
+    assert sorted(result.succeeded) == sorted([b["id"], c_id])
+    assert (await operation(store, a["id"])).status == "failed"
+
+
+async def test_a_cancelled_proposals_nonce_goes_to_the_next_proposal_and_the_watcher_ignores_it(
+    anvil: Anvil, store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup, safe: SafeOnChain
+) -> None:
+    kinds = (OperationKind.DEPLOY_VAULT,)
+    await enroll(store, chain, "seat-p4", validator_key=5104, beneficiary=BENEFICIARY, kinds=kinds)
+    worker = make_worker(store, rpc, chain, safe.address)
+    cancelled_id = await propose(worker, OperationKind.DEPLOY_VAULT)
+    cancelled = await proposal_of(store, cancelled_id)
+    await admin_move(store, cancelled_id, "cancel")
+
+    await enroll(store, chain, "seat-p5", validator_key=5105, beneficiary=BENEFICIARY, kinds=kinds)
+    next_id = await propose(worker, OperationKind.DEPLOY_VAULT)
+    assert (await proposal_of(store, next_id))["safe_nonce"] == cancelled["safe_nonce"] == 0
+
+    # The cancelled proposal was signed anyway and executed: its effect is on chain,
+    # but a failed operation is not the watcher's to move.
+    assert execute_proposal(safe, cancelled)["status"] == 1
+    assert anvil.w3.eth.get_code(chain.vault("seat-p4")) != b""
+    result = await make_watcher(store, rpc, chain).run_cycle(T2)
+    assert (result.checked, result.succeeded, result.pending) == (1, [], 1)
+    row = await operation(store, cancelled_id)
+    assert (row.status, row.error_code) == ("failed", "OPERATION_CANCELLED")
+
+
+# ---- DEPOSIT through the Safe --------------------------------------------------------------
+
+
+async def test_deposit_proposal_executed_by_the_safe_lands_32_eth_and_is_marked_succeeded(
+    anvil: Anvil,
+    deployed: Deployed,
+    store: UnitOfWorkFactory,
+    rpc: RpcClient,
+    chain: ChainSetup,
+    safe: SafeOnChain,
+) -> None:
+    ids, entry = await enroll(store, chain, "seat-p6", validator_key=5106, beneficiary=BENEFICIARY)
+    anvil.fund(safe.address, 40 * ETHER)
+    worker = make_worker(store, rpc, chain, safe.address)
+    watcher = make_watcher(store, rpc, chain)
+    deploy_id = await propose(worker, OperationKind.DEPLOY_VAULT)
+    assert await worker.run_once(T1) is None, "the deposit must wait for the vault"
+    assert execute_proposal(safe, await proposal_of(store, deploy_id))["status"] == 1
+    assert (await watcher.run_cycle(T2)).succeeded == [deploy_id]
+
+    await set_scanned_block(store, int(anvil.w3.eth.block_number))
+    deposit_id = await propose(worker, OperationKind.DEPOSIT)
+    assert deposit_id == ids[OperationKind.DEPOSIT]
+    proposal = await proposal_of(store, deposit_id)
+    assert (proposal["value"], proposal["safe_nonce"]) == (str(DEPOSIT_WEI), 1)
+    assert proposal["safe_tx_hash"] == "0x" + on_chain_tx_hash(safe, proposal).hex()
+    root = bytes(deployed.deposit_contract.functions.get_deposit_root().call())
+    assert root.hex() in proposal["data"], "the call carries the deposit root read at head"
+
+    await admin_move(store, deposit_id, "retry")
+    await propose(worker, OperationKind.DEPOSIT)
+    assert (await proposal_of(store, deposit_id))["safe_tx_hash"] == proposal["safe_tx_hash"]
+
+    receipt = execute_proposal(safe, proposal)
+    assert receipt["status"] == 1
+    (event,) = deployed.deposit_contract.events.DepositEvent().process_receipt(
+        receipt, errors=DISCARD
+    )
+    assert bytes(event["args"]["pubkey"]) == entry.pubkey
+    assert bytes(event["args"]["withdrawal_credentials"]) == entry.withdrawal_credentials
+    assert (await watcher.run_cycle(T2)).succeeded == [deposit_id]
+    *_, audit = await audit_events(store, deposit_id)
+    assert audit.data["effect"] == "vault records the deposit"
+    assert audit.data["principal_wei"] == str(DEPOSIT_WEI)
+    assert audit.data["safe_execution"]["tx_hash"] == receipt["transactionHash"].to_0x_hex()
+
+
+# ---- refusals and the no-Safe shape ----------------------------------------------------------
+
+
+async def test_a_safe_that_does_not_own_the_factory_fails_the_operation_without_a_proposal(
+    anvil: Anvil, deployed: Deployed, store: UnitOfWorkFactory, rpc: RpcClient, safe: SafeOnChain
+) -> None:
+    chain = chain_for(anvil, deployed, OWNER)
+    kinds = (OperationKind.DEPLOY_VAULT,)
+    ids, _ = await enroll(
+        store, chain, "seat-p7", validator_key=5107, beneficiary=BENEFICIARY, kinds=kinds
+    )
+    outcome = await make_worker(store, rpc, chain, safe.address).run_once(T1)
+    assert outcome is not None
+    assert (outcome.result, outcome.code) == ("failed", "SAFE_NOT_FACTORY_OWNER")
+    assert OWNER in (outcome.message or "")
+    row = await operation(store, ids[OperationKind.DEPLOY_VAULT])
+    assert (row.status, row.proposal) == ("failed", None)
+
+
+async def test_without_a_safe_address_the_proposal_is_the_bare_call_without_nonce_or_hash(
+    anvil: Anvil, deployed: Deployed, store: UnitOfWorkFactory, rpc: RpcClient
+) -> None:
+    chain = chain_for(anvil, deployed, OWNER)
+    kinds = (OperationKind.DEPLOY_VAULT,)
+    await enroll(store, chain, "seat-p8", validator_key=5108, beneficiary=BENEFICIARY, kinds=kinds)
+    op_id = await propose(make_worker(store, rpc, chain, None), OperationKind.DEPLOY_VAULT)
+    proposal = await proposal_of(store, op_id)
+    assert proposal["safe_address"] is None
+    assert "safe_tx_hash" not in proposal and "safe_nonce" not in proposal
+    assert "SEAT_MANAGER_SAFE_ADDRESS" in proposal["note"]
+    assert (proposal["to"], proposal["value"], proposal["operation"]) == (
+        chain.vault_factory,
+        "0",
+        0,
+    )
+
+    # Sent by the factory owner directly: the watcher still sees the effect.
+    deploy_vault_from(anvil, chain, proposal)
+    assert (await make_watcher(store, rpc, chain).run_cycle(T2)).succeeded == [op_id]
+
+
+async def test_an_effect_already_on_chain_succeeds_without_a_proposal(
+    anvil: Anvil, deployed: Deployed, store: UnitOfWorkFactory, rpc: RpcClient
+) -> None:
+    chain = chain_for(anvil, deployed, OWNER)
+    kinds = (OperationKind.DEPLOY_VAULT,)
+    ids, _ = await enroll(
+        store, chain, "seat-p9", validator_key=5109, beneficiary=BENEFICIARY, kinds=kinds
+    )
+    factory = contract_at(anvil.w3, "VaultFactory", chain.vault_factory)
+    deploy_vault(
+        Deployed(deployed.deposit_contract, factory, OWNER), "seat-p9", BENEFICIARY, DESTINATION
+    )
+    outcome = await make_worker(store, rpc, chain, None).run_once(T1)
+    assert outcome is not None and outcome.result == "succeeded"
+    row = await operation(store, ids[OperationKind.DEPLOY_VAULT])
+    assert (row.status, row.proposal) == ("succeeded", None)
+
+
+def deploy_vault_from(anvil: Anvil, chain: ChainSetup, proposal: dict[str, Any]) -> None:
+    tx = anvil.w3.eth.send_transaction(
+        {"from": OWNER, "to": proposal["to"], "data": proposal["data"], "gas": 1_000_000}
+    )
+    assert anvil.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    assert anvil.w3.eth.get_code(chain.vault("seat-p8")) != b""
