@@ -7,6 +7,9 @@
           │                           stored block hash within the window is canonical
           ├── IndexIncomplete         the indexed deposits do not add up to the deposit
           │                           contract's get_deposit_count() at the scanned block
+          ├── DepositCountUnavailable the node would not run get_deposit_count() at the
+          │                           scanned block (no state that old: not an archive
+          │                           node); the range cannot be proven complete
           ├── ChainMovedDuringScan    the node switched branches while a range was read
           │                           (hashes or parent links disagree), or its head is
           │                           behind the cursor (a lagging node); retry
@@ -39,6 +42,10 @@ class ReorgTooDeep(ElWatcherHalt):
 
 class IndexIncomplete(ElWatcherError):
     default_code = "EL_INDEX_INCOMPLETE"
+
+
+class DepositCountUnavailable(ElWatcherError):
+    default_code = "EL_DEPOSIT_COUNT_UNAVAILABLE"
 
 
 class ChainMovedDuringScan(ElWatcherError):

@@ -25,27 +25,29 @@ from eth_abi.abi import decode
 from eth_abi.exceptions import DecodingError
 
 from seat_manager.adapters.chain.contracts import get_deposit_count_calldata
-from seat_manager.adapters.chain.deposit_logs import (
-    DEPOSIT_EVENT_TOPIC_HEX,
-    decode_raw_deposit_log,
-)
-from seat_manager.adapters.chain.errors import RpcResponseInvalid
+from seat_manager.adapters.chain.deposit_logs import DEPOSIT_EVENT_TOPIC_HEX
+from seat_manager.adapters.chain.errors import RpcNodeError, RpcResponseInvalid
 from seat_manager.adapters.chain.models import parse_block, parse_data
 from seat_manager.adapters.chain.rpc import RpcClient
-from seat_manager.domain.deposit_matching import ObservedDeposit
-from seat_manager.workers.el_errors import ChainMovedDuringScan, IndexIncomplete
+from seat_manager.adapters.db.deposit_index import DepositRow
+from seat_manager.workers.el_decode import decode_deposit_rows
+from seat_manager.workers.el_errors import (
+    ChainMovedDuringScan,
+    DepositCountUnavailable,
+    IndexIncomplete,
+)
 
 Call = tuple[str, Sequence[Any]]
 
 
 @dataclass(frozen=True)
 class RangeRead:
-    """Blocks first..last, checked: their deposits (chain order), the headers to store
-    (ascending, last included) and the contract's deposit count at ``last``."""
+    """Blocks first..last, checked: their deposits as index rows (chain order), the
+    headers to store (ascending, last included) and the deposit count at ``last``."""
 
     first: int
     last: int
-    deposits: list[ObservedDeposit]
+    rows: list[DepositRow]
     headers: list[tuple[int, str]]
     deposit_count: int
 
@@ -79,10 +81,30 @@ class RangeReader:
     def count_call(self, block: int) -> Call:
         return ("eth_call", [{"to": self._contract, "data": self._count_call}, hex(block)])
 
+    async def _batch(self, calls: list[Call], counted_at: int) -> list[Any]:
+        """The batch's results; a refused eth_call (the only one) becomes a typed error."""
+        try:
+            return await self._rpc.batch(calls)
+        except RpcNodeError as exc:
+            if exc.method != "eth_call":
+                raise
+            raise DepositCountUnavailable(
+                f"the node refused get_deposit_count() at block {counted_at}"
+                f" ({exc.rpc_message}); without it the range cannot be proven complete. The"
+                " node needs the state of every block the watcher scans: use an archive node"
+                " (most hosted RPC providers are) or a SEAT_MANAGER_EL_START_BLOCK within the"
+                " blocks whose state the node keeps",
+                data={
+                    "block": counted_at,
+                    "rpc_code": exc.rpc_code,
+                    "rpc_message": exc.rpc_message,
+                },
+            ) from exc
+
     async def deposit_count_and_hash(self, block: int) -> tuple[int, str]:
         """The contract's deposit count at ``block`` and that block's hash (one batch)."""
-        count, header = await self._rpc.batch(
-            [self.count_call(block), ("eth_getBlockByNumber", [hex(block), False])]
+        count, header = await self._batch(
+            [self.count_call(block), ("eth_getBlockByNumber", [hex(block), False])], block
         )
         if header is None:
             raise ChainMovedDuringScan(f"block {block} is not on the node", data={"block": block})
@@ -107,12 +129,12 @@ class RangeReader:
         }
         calls: list[Call] = [("eth_getLogs", [query]), self.count_call(last)]
         calls += [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
-        logs, count_data, *raw_headers = await self._rpc.batch(calls)
+        logs, count_data, *raw_headers = await self._batch(calls, last)
         headers = self._headers(numbers, raw_headers, first, cursor_hash)
-        deposits = self._deposits(logs, first, last, dict(headers))
+        rows = self._rows(logs, first, last, headers)
         count = decode_deposit_count(parse_data(count_data, "eth_call"))
-        _check_indexes(deposits, first, last, count_before, count)
-        return RangeRead(first, last, deposits, headers, count)
+        _check_indexes(rows, first, last, count_before, count)
+        return RangeRead(first, last, rows, headers, count)
 
     @staticmethod
     def _headers(
@@ -138,57 +160,50 @@ class RangeReader:
             parent, previous = block.hash, number
         return headers
 
-    def _deposits(
-        self, logs: Any, first: int, last: int, hashes: dict[int, str]
-    ) -> list[ObservedDeposit]:
+    def _rows(
+        self, logs: Any, first: int, last: int, headers: list[tuple[int, str]]
+    ) -> list[DepositRow]:
         if not isinstance(logs, list):
             raise RpcResponseInvalid("eth_getLogs: result is not a list")
-        deposits: list[ObservedDeposit] = []
-        for raw in logs:
-            if isinstance(raw, dict) and raw.get("removed") is True:
-                raise ChainMovedDuringScan("the node returned a removed log", data={})
-            event = decode_raw_deposit_log(raw, deposit_contract=self._contract)
-            number = event.block_number
+        if any(isinstance(raw, dict) and raw.get("removed") is True for raw in logs):
+            raise ChainMovedDuringScan("the node returned a removed log", data={})
+        rows = decode_deposit_rows(logs, self._contract)
+        rows.sort(key=_position)
+        hashes = {number: bytes.fromhex(block_hash[2:]) for number, block_hash in headers}
+        previous: tuple[int, int] | None = None
+        for row in rows:
+            number = row[4]
             if not first <= number <= last:
                 raise RpcResponseInvalid(f"eth_getLogs: a log of block {number} outside the range")
             known = hashes.get(number)
-            if known is not None and known != event.block_hash:
+            if known is not None and known != row[5]:
                 raise ChainMovedDuringScan(
                     f"a log of block {number} carries another block hash than its header",
-                    data={"block": number, "log_block_hash": event.block_hash, "header": known},
+                    data={"block": number, "log_block_hash": "0x" + row[5].hex()},
                 )
-            deposits.append(
-                ObservedDeposit(
-                    pubkey=event.pubkey,
-                    withdrawal_credentials=event.withdrawal_credentials,
-                    amount_gwei=event.amount_gwei,
-                    deposit_index=event.index,
-                    block_number=number,
-                    block_hash=event.block_hash,
-                    tx_hash=event.tx_hash,
-                    log_index=event.log_index,
-                )
-            )
-        deposits.sort(key=lambda d: (d.block_number, d.log_index))
-        for before, after in zip(deposits, deposits[1:], strict=False):
-            if (before.block_number, before.log_index) == (after.block_number, after.log_index):
+            if _position(row) == previous:
                 raise RpcResponseInvalid("eth_getLogs: the same log appears twice")
-        return deposits
+            previous = _position(row)
+        return rows
+
+
+def _position(row: DepositRow) -> tuple[int, int]:
+    return row[4], row[7]
 
 
 def _check_indexes(
-    deposits: list[ObservedDeposit], first: int, last: int, count_before: int, count_after: int
+    rows: list[DepositRow], first: int, last: int, count_before: int, count_after: int
 ) -> None:
     expected = count_after - count_before
-    contiguous = all(d.deposit_index == count_before + i for i, d in enumerate(deposits))
-    if len(deposits) != expected or not contiguous:
+    contiguous = all(row[3] == count_before + i for i, row in enumerate(rows))
+    if len(rows) != expected or not contiguous:
         raise IndexIncomplete(
-            f"blocks {first}..{last}: {len(deposits)} DepositEvent log(s) read, the deposit"
+            f"blocks {first}..{last}: {len(rows)} DepositEvent log(s) read, the deposit"
             f" contract counts {expected} ({count_before} -> {count_after})",
             data={
                 "first_block": first,
                 "last_block": last,
-                "logs": len(deposits),
+                "logs": len(rows),
                 "count_before": count_before,
                 "count_after": count_after,
             },

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from seat_manager.adapters.db.deposit_index import DepositRow, observed
 from seat_manager.adapters.db.repositories import SeatRepository
 from seat_manager.adapters.db.tables import SeatRow
 from seat_manager.adapters.db.uow import SqlUnitOfWork
@@ -83,15 +84,17 @@ async def _apply(uow: SqlUnitOfWork, seat: Seat, verdict: Verdict, now: datetime
 
 
 async def apply_new_deposits(
-    uow: SqlUnitOfWork, new: Sequence[ObservedDeposit], up_to_block: int, now: datetime
+    uow: SqlUnitOfWork, new: Sequence[DepositRow], up_to_block: int, now: datetime
 ) -> int:
     """Judge the deposits just indexed for seats' pubkeys; returns how many seats moved."""
     if not new:
         return 0
-    rows = await seats_for_pubkeys(uow.seats, {d.pubkey for d in new})
-    if not rows:
+    held = await uow.deposits.seat_pubkeys()
+    hits = [observed(row) for row in new if held and pubkey_text(row[0]) in held]
+    if not hits:
         return 0
-    fresh = {(d.block_hash, d.log_index) for d in new}
+    rows = await seats_for_pubkeys(uow.seats, {d.pubkey for d in hits})
+    fresh = {(d.block_hash, d.log_index) for d in hits}
     history: dict[bytes, list[ObservedDeposit]] = defaultdict(list)
     pubkeys = {bytes.fromhex((row.validator_pubkey or "")[2:]) for row in rows}
     for deposit in await uow.deposits.for_pubkeys(pubkeys, up_to_block):

@@ -33,6 +33,8 @@ reorg that replaces at most that many blocks at the tip finds its common ancesto
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -183,12 +185,23 @@ class ElDepositWatcher:
             await self._initial_count(cursor)
         first_block = cursor.block + 1 if cursor.block < target else None
         ranges = indexed = moved = 0
-        while cursor.block < target and ranges < self._max_ranges:
-            read = await self._read_next(cursor, head, target)
-            added, seats = await self._record(cursor, read, head, now)
-            cursor = _Cursor(read.last, read.last_hash, read.deposit_count, str(read.last))
+        read = await self._read_next(cursor, head, target) if cursor.block < target else None
+        while read is not None:
+            ahead = _Cursor(read.last, read.last_hash, read.deposit_count, str(read.last))
+            following = None
+            if read.last < target and ranges + 1 < self._max_ranges:
+                # Fetch the next range while this one is written: the node and the store
+                # work at the same time. If the write fails, the read is thrown away.
+                following = asyncio.create_task(self._read_next(ahead, head, target))
+            try:
+                added, seats = await self._record(cursor, read, head, now)
+            except BaseException:
+                await _discard(following)
+                raise
+            cursor = ahead
             ranges, indexed, moved = ranges + 1, indexed + added, moved + seats
             self._ranges.succeeded()
+            read = None if following is None else await following
         if ranges == 0:
             await self._save_health(head, now)
         return ElCycleResult(
@@ -329,8 +342,8 @@ class ElDepositWatcher:
         async with self._uows() as uow:
             await self._expect_cursor(uow, cursor)
             known = await uow.deposits.keys_between(read.first, read.last)
-            new = [d for d in read.deposits if (d.block_hash, d.log_index) not in known]
-            await uow.deposits.insert_if_absent(new, now)
+            new = [row for row in read.rows if (row[5], row[7]) not in known]
+            await uow.deposits.insert_rows(new, now)
             rows = await uow.deposits.count_between(read.first, read.last)
             if rows != read.deposit_count - cursor.count:
                 raise IndexIncomplete(
@@ -368,17 +381,22 @@ class ElDepositWatcher:
         head: int,
         now: datetime,
     ) -> None:
-        state = uow.watcher_state
-        await state.set(KEY_BLOCK, str(block), now)
+        values = {KEY_BLOCK: str(block), KEY_HEAD: str(head), KEY_CYCLE_AT: now.isoformat()}
         if block_hash is not None:
-            await state.set(KEY_HASH, block_hash, now)
+            values[KEY_HASH] = block_hash
         if count is not None:
-            await state.set(KEY_COUNT, str(count), now)
-        await state.set(KEY_HEAD, str(head), now)
-        await state.set(KEY_CYCLE_AT, now.isoformat(), now)
+            values[KEY_COUNT] = str(count)
+        await uow.deposits.save_state(values, now)
 
     async def _save_health(self, head: int, now: datetime) -> None:
         async with self._uows() as uow:
-            await uow.watcher_state.set(KEY_HEAD, str(head), now)
-            await uow.watcher_state.set(KEY_CYCLE_AT, now.isoformat(), now)
+            await uow.deposits.save_state({KEY_HEAD: str(head), KEY_CYCLE_AT: now.isoformat()}, now)
             await uow.commit()
+
+
+async def _discard(task: asyncio.Task[RangeRead] | None) -> None:
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task

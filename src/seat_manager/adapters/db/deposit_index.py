@@ -5,11 +5,15 @@ the index never holds a block the cursor has not reached, and a rolled-back rang
 leaves nothing behind. Inserts are bulk (one executemany per range) and skip rows that
 already exist on (block_hash, log_index): a rescan of a range changes nothing.
 Hashes are stored as raw bytes and handed out as 0x-prefixed lower-case hex.
+
+The bulk insert is the catch-up's hot path (tens of thousands of rows per minute of
+history), so it skips the ORM and per-row bind processing: SQLite gets one C-level
+executemany, PostgreSQL one INSERT ... SELECT FROM unnest(arrays) statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -18,18 +22,52 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seat_manager.adapters.db.tables import ElBlockRow, ElDepositRow
+from seat_manager.adapters.db.tables import ElBlockRow, ElDepositRow, SeatRow, WatcherStateRow
 from seat_manager.domain.deposit_matching import ObservedDeposit
 
 PUBKEY_CHUNK = 500
 """Pubkeys per IN (...) query: far below both drivers' bound-parameter limits."""
 
+DepositRow = tuple[bytes, bytes, int, int, int, bytes, bytes, int]
+"""(pubkey, withdrawal_credentials, amount_gwei, deposit_index, block_number, block_hash,
+tx_hash, log_index): one el_deposits row as the range reader produces it."""
+
+_COLUMNS = (
+    "pubkey, withdrawal_credentials, amount_gwei, deposit_index, block_number, block_hash,"
+    " tx_hash, log_index, created_at"
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO el_deposits ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (block_hash, log_index) DO NOTHING"
+)
+_POSTGRES_INSERT = (
+    f"INSERT INTO el_deposits ({_COLUMNS}) SELECT p, w, a, d, b, h, t, l, $9 FROM unnest("
+    "$1::bytea[], $2::bytea[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bytea[],"
+    " $7::bytea[], $8::integer[]) AS u(p, w, a, d, b, h, t, l)"
+    " ON CONFLICT (block_hash, log_index) DO NOTHING"
+)
+
 _DEPOSITS = cast(Table, ElDepositRow.__table__)
 _BLOCKS = cast(Table, ElBlockRow.__table__)
+_STATE = cast(Table, WatcherStateRow.__table__)
 
 
 def _hash(value: str) -> bytes:
     return bytes.fromhex(value[2:])
+
+
+def observed(row: DepositRow) -> ObservedDeposit:
+    pubkey, credentials, amount, index, block_number, block_hash, tx_hash, log_index = row
+    return ObservedDeposit(
+        pubkey=pubkey,
+        withdrawal_credentials=credentials,
+        amount_gwei=amount,
+        deposit_index=index,
+        block_number=block_number,
+        block_hash="0x" + block_hash.hex(),
+        tx_hash="0x" + tx_hash.hex(),
+        log_index=log_index,
+    )
 
 
 def _deposit(row: Any) -> ObservedDeposit:
@@ -67,36 +105,28 @@ class DepositIndexRepository:
 
     # ---- deposits -----------------------------------------------------------------------
 
-    async def keys_between(self, first: int, last: int) -> set[tuple[str, int]]:
+    async def keys_between(self, first: int, last: int) -> set[tuple[bytes, int]]:
         """(block_hash, log_index) of the deposits indexed in blocks first..last."""
         result = await self._session.execute(
             select(ElDepositRow.block_hash, ElDepositRow.log_index).where(
                 ElDepositRow.block_number.between(first, last)
             )
         )
-        return {("0x" + bytes(h).hex(), i) for h, i in result.all()}
+        return {(bytes(h), i) for h, i in result.all()}
 
-    async def insert_if_absent(self, deposits: Sequence[ObservedDeposit], now: datetime) -> None:
-        if not deposits:
+    async def insert_rows(self, rows: Sequence[DepositRow], now: datetime) -> None:
+        """Bulk insert-if-absent on (block_hash, log_index), in the session's transaction."""
+        if not rows:
             return
-        rows = [
-            {
-                "pubkey": d.pubkey,
-                "withdrawal_credentials": d.withdrawal_credentials,
-                "amount_gwei": d.amount_gwei,
-                "deposit_index": d.deposit_index,
-                "block_number": d.block_number,
-                "block_hash": _hash(d.block_hash),
-                "tx_hash": _hash(d.tx_hash),
-                "log_index": d.log_index,
-                "created_at": now,
-            }
-            for d in deposits
-        ]
-        statement = self._insert(_DEPOSITS).on_conflict_do_nothing(
-            index_elements=["block_hash", "log_index"]
-        )
-        await self._session.execute(statement, rows)
+        conn = await self._session.connection()
+        dialect = conn.dialect
+        created = ElDepositRow.__table__.c.created_at.type.bind_processor(dialect)
+        stamp = created(now) if created is not None else now
+        if dialect.name == "postgresql":
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            await conn.exec_driver_sql(_POSTGRES_INSERT, (*columns, stamp))
+        else:
+            await conn.exec_driver_sql(_SQLITE_INSERT, [(*row, stamp) for row in rows])
 
     async def count_between(self, first: int, last: int) -> int:
         result = await self._session.execute(
@@ -167,3 +197,24 @@ class DepositIndexRepository:
 
     async def prune_blocks_below(self, block: int) -> None:
         await self._session.execute(delete(ElBlockRow).where(ElBlockRow.block_number < block))
+
+    # ---- what the matching and the cursor need, in one statement each --------------------
+
+    async def seat_pubkeys(self) -> set[str]:
+        """Every validator pubkey a seat holds (0x + 96 hex): one query per range instead of
+        an IN (...) list of every deposit's pubkey; the seats themselves are loaded through
+        the seat repository only for the pubkeys that match."""
+        result = await self._session.execute(
+            select(SeatRow.validator_pubkey).where(SeatRow.validator_pubkey.is_not(None))
+        )
+        return {key for (key,) in result.all() if key is not None}
+
+    async def save_state(self, values: Mapping[str, str], now: datetime) -> None:
+        """Upsert the EL watcher's own watcher_state keys (el_*) in one statement."""
+        statement = self._insert(_STATE)
+        statement = statement.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+        )
+        rows = [{"key": k, "value": v, "updated_at": now} for k, v in values.items()]
+        await self._session.execute(statement, rows)
