@@ -9,7 +9,9 @@ keeping the `proposal` column.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -94,7 +96,9 @@ def make_worker(
     executor = ProposeExecutor(
         rpc, store, chain.config(), safe_address=safe_address, clock=lambda: T1
     )
-    return OperationWorker(store, executor, worker_id="worker-p", clock=lambda: T1)
+    return OperationWorker(
+        store, executor, worker_id=f"worker-{os.urandom(3).hex()}", clock=lambda: T1
+    )
 
 
 def make_watcher(store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup) -> ProposalWatcher:
@@ -394,3 +398,24 @@ def deploy_vault_from(anvil: Anvil, chain: ChainSetup, proposal: dict[str, Any])
     )
     assert anvil.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
     assert anvil.w3.eth.get_code(chain.vault("seat-p8")) != b""
+
+
+async def test_two_workers_proposing_at_once_never_share_a_safe_nonce(
+    store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup, safe: SafeOnChain
+) -> None:
+    kinds = (OperationKind.DEPLOY_VAULT,)
+    seats = [f"seat-race-{i}" for i in range(4)]
+    for i, seat in enumerate(seats):
+        await enroll(
+            store, chain, seat, validator_key=5140 + i, beneficiary=BENEFICIARY, kinds=kinds
+        )
+    workers = [make_worker(store, rpc, chain, safe.address) for _ in range(2)]
+
+    for _ in range(2):
+        outcomes = await asyncio.gather(*(worker.run_once(T1) for worker in workers))
+        assert [o and o.result for o in outcomes] == ["proposed", "proposed"]
+
+    async with store() as uow:
+        result = await uow.session.execute(select(OperationRow.proposal))
+        nonces = sorted(row["safe_nonce"] for row in result.scalars())
+    assert nonces == [0, 1, 2, 3]
