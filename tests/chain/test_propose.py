@@ -21,6 +21,7 @@ from web3.logs import DISCARD
 
 from seat_manager.adapters.chain.proposer import ProposeExecutor
 from seat_manager.adapters.chain.rpc import RpcClient
+from seat_manager.adapters.db import queue
 from seat_manager.adapters.db.tables import AuditEventRow, OperationRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
 from seat_manager.domain.operations import (
@@ -91,10 +92,14 @@ def chain(anvil: Anvil, deployed: Deployed, safe: SafeOnChain) -> ChainSetup:
 
 
 def make_worker(
-    store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup, safe_address: str | None
+    store: UnitOfWorkFactory,
+    rpc: RpcClient,
+    chain: ChainSetup,
+    safe_address: str | None,
+    **config: Any,
 ) -> OperationWorker:
     executor = ProposeExecutor(
-        rpc, store, chain.config(), safe_address=safe_address, clock=lambda: T1
+        rpc, store, chain.config(**config), safe_address=safe_address, clock=lambda: T1
     )
     return OperationWorker(
         store, executor, worker_id=f"worker-{os.urandom(3).hex()}", clock=lambda: T1
@@ -419,3 +424,116 @@ async def test_two_workers_proposing_at_once_never_share_a_safe_nonce(
         result = await uow.session.execute(select(OperationRow.proposal))
         nonces = sorted(row["safe_nonce"] for row in result.scalars())
     assert nonces == [0, 1, 2, 3]
+
+
+async def deploy_vaults_through_the_safe(
+    store: UnitOfWorkFactory,
+    rpc: RpcClient,
+    chain: ChainSetup,
+    safe: SafeOnChain,
+    seats: dict[str, int],
+    kinds: tuple[OperationKind, ...] = (OperationKind.DEPLOY_VAULT,),
+) -> dict[str, dict[OperationKind, str]]:
+    """Enroll the seats, propose their vaults, execute them, let the watcher mark them."""
+    worker = make_worker(store, rpc, chain, safe.address)
+    ids = {}
+    for seat, key in seats.items():
+        ids[seat], _ = await enroll(
+            store, chain, seat, validator_key=key, beneficiary=BENEFICIARY, kinds=kinds
+        )
+    for _ in seats:
+        proposal = await proposal_of(store, await propose(worker, OperationKind.DEPLOY_VAULT))
+        assert execute_proposal(safe, proposal)["status"] == 1
+    marked = await make_watcher(store, rpc, chain).run_cycle(T2)
+    assert len(marked.succeeded) == len(seats)
+    return ids
+
+
+async def test_a_proposed_deposit_counts_against_the_reserve_limit_of_the_next_one(
+    anvil: Anvil, store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup, safe: SafeOnChain
+) -> None:
+    kinds = (OperationKind.DEPLOY_VAULT, OperationKind.DEPOSIT)
+    seats = {"seat-r1": 5151, "seat-r2": 5152}
+    ids = await deploy_vaults_through_the_safe(store, rpc, chain, safe, seats, kinds)
+    anvil.fund(safe.address, 40 * ETHER)
+    await set_scanned_block(store, int(anvil.w3.eth.block_number))
+    worker = make_worker(store, rpc, chain, safe.address, reserve_limit_wei=DEPOSIT_WEI)
+
+    first = await worker.run_once(T1)
+    second = await worker.run_once(T1)
+
+    assert first is not None and first.result == "proposed"
+    assert second is not None
+    assert (second.result, second.code) == ("failed", "RESERVE_COVERAGE_LIMIT_EXCEEDED")
+    deposits = {ids[seat][OperationKind.DEPOSIT] for seat in seats}
+    assert {first.operation_id, second.operation_id} == deposits
+    failed_id = second.operation_id
+    row = await operation(store, failed_id)
+    assert (row.status, row.proposal) == ("failed", None)
+    *_, audit = await audit_events(store, failed_id)
+    assert audit.data["deposits_proposed"] == 1
+
+
+async def test_grant_then_claim_through_the_safe_are_marked_succeeded_from_their_effects(
+    anvil: Anvil, store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup, safe: SafeOnChain
+) -> None:
+    await deploy_vaults_through_the_safe(store, rpc, chain, safe, {"seat-g1": 5161})
+    vault = chain.vault("seat-g1")
+    expires_at = anvil.latest_timestamp() + 86_400
+    async with store() as uow:
+        grant, _ = await queue.enqueue(
+            uow.session,
+            "seat-g1",
+            OperationKind.GRANT_CLAIM_EXECUTOR,
+            {"vault_address": vault, "executor": safe.address, "expires_at": expires_at},
+            T1,
+        )
+        grant_id = grant.operation_id
+        await uow.commit()
+    worker = make_worker(store, rpc, chain, safe.address)
+    watcher = make_watcher(store, rpc, chain)
+    assert await propose(worker, OperationKind.GRANT_CLAIM_EXECUTOR) == grant_id
+    assert execute_proposal(safe, await proposal_of(store, grant_id))["status"] == 1
+    assert (await watcher.run_cycle(T2)).succeeded == [grant_id]
+    *_, granted = await audit_events(store, grant_id)
+    assert (granted.data["effect"], granted.data["expires_at"]) == (
+        "grant lasts long enough",
+        expires_at,
+    )
+
+    anvil.fund(vault, ETHER // 10)  # rewards
+    async with store() as uow:
+        claim, _ = await queue.enqueue(
+            uow.session, "seat-g1", OperationKind.CLAIM, {"vault_address": vault}, T1
+        )
+        claim_id = claim.operation_id
+        await uow.commit()
+    assert await propose(worker, OperationKind.CLAIM) == claim_id
+    assert (await watcher.run_cycle(T2)).pending == 1, "a claim is never done before it runs"
+    receipt = execute_proposal(safe, await proposal_of(store, claim_id))
+    assert receipt["status"] == 1
+    assert anvil.w3.eth.get_balance(vault) == 0
+    assert (await watcher.run_cycle(T2)).succeeded == [claim_id]
+    *_, claimed = await audit_events(store, claim_id)
+    assert claimed.data["effect"] == "rewards claimed since the proposal"
+    assert claimed.data["amount_wei"] == str(ETHER // 10)
+    assert claimed.data["tx_hash"] == receipt["transactionHash"].to_0x_hex()
+
+
+async def test_a_claim_the_safe_may_not_make_fails_with_the_revert_reason_and_no_proposal(
+    anvil: Anvil, store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup, safe: SafeOnChain
+) -> None:
+    await deploy_vaults_through_the_safe(store, rpc, chain, safe, {"seat-g2": 5162})
+    vault = chain.vault("seat-g2")
+    anvil.fund(vault, ETHER // 10)
+    async with store() as uow:
+        claim, _ = await queue.enqueue(
+            uow.session, "seat-g2", OperationKind.CLAIM, {"vault_address": vault}, T1
+        )
+        claim_id = claim.operation_id
+        await uow.commit()
+    outcome = await make_worker(store, rpc, chain, safe.address).run_once(T1)
+    assert outcome is not None
+    assert (outcome.result, outcome.code) == ("failed", "SIMULATION_REVERTED")
+    assert "NotClaimAuthorized" in (outcome.message or "")
+    assert (await operation(store, claim_id)).proposal is None
