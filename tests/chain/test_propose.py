@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,37 +18,38 @@ import pytest
 from sqlalchemy import select
 from web3.logs import DISCARD
 
-from seat_manager.adapters.chain.proposer import ProposeExecutor
 from seat_manager.adapters.chain.rpc import RpcClient
-from seat_manager.adapters.db import queue
-from seat_manager.adapters.db.tables import AuditEventRow, OperationRow
+from seat_manager.adapters.db.tables import OperationRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
-from seat_manager.domain.operations import (
-    Operation,
-    OperationKind,
-    OperationStatus,
-    admin_cancel,
-    admin_retry,
-)
-from seat_manager.domain.seats import Actor, ActorKind
-from seat_manager.workers.operation_worker import OperationWorker
-from seat_manager.workers.proposal_watcher import ProposalWatcher
+from seat_manager.domain.operations import OperationKind
 from tests.chain.helpers import DEPOSIT_WEI, ETHER, deploy_vault
-from tests.support.anvil import ACCOUNTS, CHAIN_ID, Anvil, Deployed, contract_at, deploy
-from tests.support.safe import SafeOnChain, deploy_safe, execute_proposal, on_chain_tx_hash
-from tests.support.worker_setup import (
-    ChainSetup,
-    enroll,
-    later,
-    open_store,
-    set_scanned_block,
+from tests.support.anvil import ACCOUNTS, CHAIN_ID, Anvil, Deployed, contract_at
+from tests.support.safe import (
+    BENEFICIARY,
+    DESTINATION,
+    T1,
+    T2,
+    SafeOnChain,
+    admin_move,
+    audit_events,
+    chain_for,
+    deploy_safe,
+    deploy_vaults_through_the_safe,
+    enqueue_op,
+    execute_proposal,
+    make_watcher,
+    make_worker,
+    on_chain_tx_hash,
+    operation,
+    proposal_of,
+    propose,
+    safe_nonce,
 )
+from tests.support.worker_setup import ChainSetup, enroll, open_store, set_scanned_block
 
 pytestmark = pytest.mark.anvil
 
-OWNER, BENEFICIARY, DESTINATION = ACCOUNTS[:3]
-T1 = later(1)
-T2 = later(2)
+OWNER = ACCOUNTS[0]
 ZERO = "0x0000000000000000000000000000000000000000"
 
 
@@ -74,101 +74,9 @@ def safe(anvil: Anvil, deployed: Deployed) -> SafeOnChain:
     return deploy_safe(anvil.w3, owner_indexes=(1, 2, 3), threshold=2)
 
 
-def chain_for(anvil: Anvil, deployed: Deployed, owner: str) -> ChainSetup:
-    """A vault factory owned by `owner`, on the session's deposit contract."""
-    factory = deploy(anvil.w3, "VaultFactory", deployed.deposit_contract.address, owner)
-    return ChainSetup(
-        chain_id=CHAIN_ID,
-        vault_factory=factory.address,
-        vault_init_code_hash="0x" + bytes(factory.functions.vaultInitCodeHash().call()).hex(),
-        deposit_contract=deployed.deposit_contract.address,
-        principal_destination=DESTINATION,
-    )
-
-
 @pytest.fixture
 def chain(anvil: Anvil, deployed: Deployed, safe: SafeOnChain) -> ChainSetup:
     return chain_for(anvil, deployed, safe.address)
-
-
-def make_worker(
-    store: UnitOfWorkFactory,
-    rpc: RpcClient,
-    chain: ChainSetup,
-    safe_address: str | None,
-    **config: Any,
-) -> OperationWorker:
-    executor = ProposeExecutor(
-        rpc, store, chain.config(**config), safe_address=safe_address, clock=lambda: T1
-    )
-    return OperationWorker(
-        store, executor, worker_id=f"worker-{os.urandom(3).hex()}", clock=lambda: T1
-    )
-
-
-def make_watcher(store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup) -> ProposalWatcher:
-    return ProposalWatcher(rpc, store, chain.config())
-
-
-async def propose(worker: OperationWorker, kind: OperationKind) -> str:
-    outcome = await worker.run_once(T1)
-    assert outcome is not None, "nothing was claimed"
-    assert (outcome.kind, outcome.result, outcome.message) == (kind, "proposed", None)
-    return outcome.operation_id
-
-
-async def operation(store: UnitOfWorkFactory, operation_id: str) -> OperationRow:
-    """The row, detached with its values loaded (the unit of work rolls back on exit)."""
-    async with store() as uow:
-        row = await uow.session.get(OperationRow, operation_id)
-        assert row is not None
-        uow.session.expunge(row)
-        return row
-
-
-async def proposal_of(store: UnitOfWorkFactory, operation_id: str) -> dict[str, Any]:
-    row = await operation(store, operation_id)
-    assert row.status == "proposed", (row.status, row.error_code, row.error_message)
-    assert row.proposal is not None
-    return dict(row.proposal)
-
-
-async def admin_move(store: UnitOfWorkFactory, operation_id: str, action: str) -> None:
-    """Admin retry or cancel by the domain's rules, keeping the stored proposal."""
-    rule = admin_retry if action == "retry" else admin_cancel
-    async with store() as uow:
-        row = await uow.session.get(OperationRow, operation_id)
-        assert row is not None
-        current = Operation(
-            row.operation_id,  # type: ignore[arg-type]
-            row.seat_id,  # type: ignore[arg-type]
-            OperationKind(row.kind),
-            OperationStatus(row.status),
-            attempts=row.attempts,
-            available_at=row.available_at,
-        )
-        moved, _ = rule(current, actor=Actor(ActorKind.ADMIN, "alice"), reason="test", now=T1)
-        row.status = moved.status.value
-        row.attempts = moved.attempts
-        row.available_at = moved.available_at
-        row.error_code, row.error_message = moved.error_code, moved.error_message
-        await uow.commit()
-
-
-async def audit_events(store: UnitOfWorkFactory, operation_id: str) -> list[AuditEventRow]:
-    async with store() as uow:
-        result = await uow.session.execute(
-            select(AuditEventRow)
-            .where(AuditEventRow.subject_id == operation_id)
-            .order_by(AuditEventRow.id)
-        )
-        rows = list(result.scalars())
-        uow.session.expunge_all()
-        return rows
-
-
-def safe_nonce(safe: SafeOnChain) -> int:
-    return int(safe.contract.functions.nonce().call())
 
 
 # ---- DEPLOY_VAULT through the Safe ---------------------------------------------------------
@@ -426,29 +334,6 @@ async def test_two_workers_proposing_at_once_never_share_a_safe_nonce(
     assert nonces == [0, 1, 2, 3]
 
 
-async def deploy_vaults_through_the_safe(
-    store: UnitOfWorkFactory,
-    rpc: RpcClient,
-    chain: ChainSetup,
-    safe: SafeOnChain,
-    seats: dict[str, int],
-    kinds: tuple[OperationKind, ...] = (OperationKind.DEPLOY_VAULT,),
-) -> dict[str, dict[OperationKind, str]]:
-    """Enroll the seats, propose their vaults, execute them, let the watcher mark them."""
-    worker = make_worker(store, rpc, chain, safe.address)
-    ids = {}
-    for seat, key in seats.items():
-        ids[seat], _ = await enroll(
-            store, chain, seat, validator_key=key, beneficiary=BENEFICIARY, kinds=kinds
-        )
-    for _ in seats:
-        proposal = await proposal_of(store, await propose(worker, OperationKind.DEPLOY_VAULT))
-        assert execute_proposal(safe, proposal)["status"] == 1
-    marked = await make_watcher(store, rpc, chain).run_cycle(T2)
-    assert len(marked.succeeded) == len(seats)
-    return ids
-
-
 async def test_a_proposed_deposit_counts_against_the_reserve_limit_of_the_next_one(
     anvil: Anvil, store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup, safe: SafeOnChain
 ) -> None:
@@ -480,16 +365,12 @@ async def test_grant_then_claim_through_the_safe_are_marked_succeeded_from_their
     await deploy_vaults_through_the_safe(store, rpc, chain, safe, {"seat-g1": 5161})
     vault = chain.vault("seat-g1")
     expires_at = anvil.latest_timestamp() + 86_400
-    async with store() as uow:
-        grant, _ = await queue.enqueue(
-            uow.session,
-            "seat-g1",
-            OperationKind.GRANT_CLAIM_EXECUTOR,
-            {"vault_address": vault, "executor": safe.address, "expires_at": expires_at},
-            T1,
-        )
-        grant_id = grant.operation_id
-        await uow.commit()
+    grant_id = await enqueue_op(
+        store,
+        "seat-g1",
+        OperationKind.GRANT_CLAIM_EXECUTOR,
+        {"vault_address": vault, "executor": safe.address, "expires_at": expires_at},
+    )
     worker = make_worker(store, rpc, chain, safe.address)
     watcher = make_watcher(store, rpc, chain)
     assert await propose(worker, OperationKind.GRANT_CLAIM_EXECUTOR) == grant_id
@@ -502,12 +383,7 @@ async def test_grant_then_claim_through_the_safe_are_marked_succeeded_from_their
     )
 
     anvil.fund(vault, ETHER // 10)  # rewards
-    async with store() as uow:
-        claim, _ = await queue.enqueue(
-            uow.session, "seat-g1", OperationKind.CLAIM, {"vault_address": vault}, T1
-        )
-        claim_id = claim.operation_id
-        await uow.commit()
+    claim_id = await enqueue_op(store, "seat-g1", OperationKind.CLAIM, {"vault_address": vault})
     assert await propose(worker, OperationKind.CLAIM) == claim_id
     assert (await watcher.run_cycle(T2)).pending == 1, "a claim is never done before it runs"
     receipt = execute_proposal(safe, await proposal_of(store, claim_id))
@@ -526,12 +402,7 @@ async def test_a_claim_the_safe_may_not_make_fails_with_the_revert_reason_and_no
     await deploy_vaults_through_the_safe(store, rpc, chain, safe, {"seat-g2": 5162})
     vault = chain.vault("seat-g2")
     anvil.fund(vault, ETHER // 10)
-    async with store() as uow:
-        claim, _ = await queue.enqueue(
-            uow.session, "seat-g2", OperationKind.CLAIM, {"vault_address": vault}, T1
-        )
-        claim_id = claim.operation_id
-        await uow.commit()
+    claim_id = await enqueue_op(store, "seat-g2", OperationKind.CLAIM, {"vault_address": vault})
     outcome = await make_worker(store, rpc, chain, safe.address).run_once(T1)
     assert outcome is not None
     assert (outcome.result, outcome.code) == ("failed", "SIMULATION_REVERTED")

@@ -1,4 +1,5 @@
-"""A real Safe 1.4.1 on anvil, from the npm package's compiled artifacts.
+"""A real Safe 1.4.1 on anvil, from the npm package's compiled artifacts, and the
+helpers that drive PROPOSE mode against it (worker, watcher, store reads, admin moves).
 
 `@safe-global/safe-contracts` 1.4.1 (node_modules, installed by `make setup`) ships the
 Safe singleton, SafeProxyFactory and CompatibilityFallbackHandler with their bytecode.
@@ -13,16 +14,34 @@ is what `execTransaction` verifies.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from eth_account import Account
+from sqlalchemy import select
 from web3 import Web3
 from web3.contract import Contract
 
-from tests.support.anvil import ACCOUNT_KEYS, ACCOUNTS, REPO
+from seat_manager.adapters.chain.proposer import ProposeExecutor
+from seat_manager.adapters.chain.rpc import RpcClient
+from seat_manager.adapters.db import queue
+from seat_manager.adapters.db.tables import AuditEventRow, OperationRow
+from seat_manager.adapters.db.uow import UnitOfWorkFactory
+from seat_manager.domain.operations import (
+    Operation,
+    OperationKind,
+    OperationStatus,
+    admin_cancel,
+    admin_retry,
+)
+from seat_manager.domain.seats import Actor, ActorKind
+from seat_manager.workers.operation_worker import OperationWorker
+from seat_manager.workers.proposal_watcher import ProposalWatcher
+from tests.support.anvil import ACCOUNT_KEYS, ACCOUNTS, CHAIN_ID, REPO, Anvil, Deployed, deploy
+from tests.support.worker_setup import ChainSetup, enroll, later
 
 SAFE_ARTIFACTS = REPO / "node_modules" / "@safe-global" / "safe-contracts" / "build" / "artifacts"
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -148,3 +167,137 @@ def execute_proposal(
     signatures = sign_safe_tx_hash(safe_tx_hash, safe.keys[: signers or safe.threshold])
     call = safe.contract.functions.execTransaction(*safe_tx_args(proposal), signatures)
     return _transact(call, sender, gas=3_000_000)
+
+
+# ---- driving PROPOSE mode: worker, watcher, store reads, admin moves ------------------------
+
+T1 = later(1)
+"""When the worker proposes (its clock)."""
+T2 = later(2)
+"""When the proposal watcher looks."""
+DESTINATION = ACCOUNTS[2]
+BENEFICIARY = ACCOUNTS[1]
+
+
+def chain_for(anvil: Anvil, deployed: Deployed, owner: str) -> ChainSetup:
+    """A vault factory owned by `owner`, on the session's deposit contract."""
+    factory = deploy(anvil.w3, "VaultFactory", deployed.deposit_contract.address, owner)
+    return ChainSetup(
+        chain_id=CHAIN_ID,
+        vault_factory=factory.address,
+        vault_init_code_hash="0x" + bytes(factory.functions.vaultInitCodeHash().call()).hex(),
+        deposit_contract=deployed.deposit_contract.address,
+        principal_destination=DESTINATION,
+    )
+
+
+def make_worker(
+    store: UnitOfWorkFactory,
+    rpc: RpcClient,
+    chain: ChainSetup,
+    safe_address: str | None,
+    **config: Any,
+) -> OperationWorker:
+    executor = ProposeExecutor(
+        rpc, store, chain.config(**config), safe_address=safe_address, clock=lambda: T1
+    )
+    return OperationWorker(
+        store, executor, worker_id=f"worker-{os.urandom(3).hex()}", clock=lambda: T1
+    )
+
+
+def make_watcher(store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup) -> ProposalWatcher:
+    return ProposalWatcher(rpc, store, chain.config())
+
+
+async def propose(worker: OperationWorker, kind: OperationKind) -> str:
+    outcome = await worker.run_once(T1)
+    assert outcome is not None, "nothing was claimed"
+    assert (outcome.kind, outcome.result, outcome.message) == (kind, "proposed", None)
+    return outcome.operation_id
+
+
+async def operation(store: UnitOfWorkFactory, operation_id: str) -> OperationRow:
+    """The row, detached with its values loaded (the unit of work rolls back on exit)."""
+    async with store() as uow:
+        row = await uow.session.get(OperationRow, operation_id)
+        assert row is not None
+        uow.session.expunge(row)
+        return row
+
+
+async def proposal_of(store: UnitOfWorkFactory, operation_id: str) -> dict[str, Any]:
+    row = await operation(store, operation_id)
+    assert row.status == "proposed", (row.status, row.error_code, row.error_message)
+    assert row.proposal is not None
+    return dict(row.proposal)
+
+
+async def admin_move(store: UnitOfWorkFactory, operation_id: str, action: str) -> None:
+    """Admin retry or cancel by the domain's rules, keeping the stored proposal."""
+    rule = admin_retry if action == "retry" else admin_cancel
+    async with store() as uow:
+        row = await uow.session.get(OperationRow, operation_id)
+        assert row is not None
+        current = Operation(
+            row.operation_id,  # type: ignore[arg-type]
+            row.seat_id,  # type: ignore[arg-type]
+            OperationKind(row.kind),
+            OperationStatus(row.status),
+            attempts=row.attempts,
+            available_at=row.available_at,
+        )
+        moved, _ = rule(current, actor=Actor(ActorKind.ADMIN, "alice"), reason="test", now=T1)
+        row.status = moved.status.value
+        row.attempts = moved.attempts
+        row.available_at = moved.available_at
+        row.error_code, row.error_message = moved.error_code, moved.error_message
+        await uow.commit()
+
+
+async def audit_events(store: UnitOfWorkFactory, operation_id: str) -> list[AuditEventRow]:
+    async with store() as uow:
+        result = await uow.session.execute(
+            select(AuditEventRow)
+            .where(AuditEventRow.subject_id == operation_id)
+            .order_by(AuditEventRow.id)
+        )
+        rows = list(result.scalars())
+        uow.session.expunge_all()
+        return rows
+
+
+def safe_nonce(safe: SafeOnChain) -> int:
+    return int(safe.contract.functions.nonce().call())
+
+
+async def deploy_vaults_through_the_safe(
+    store: UnitOfWorkFactory,
+    rpc: RpcClient,
+    chain: ChainSetup,
+    safe: SafeOnChain,
+    seats: dict[str, int],
+    kinds: tuple[OperationKind, ...] = (OperationKind.DEPLOY_VAULT,),
+) -> dict[str, dict[OperationKind, str]]:
+    """Enroll the seats, propose their vaults, execute them, let the watcher mark them."""
+    worker = make_worker(store, rpc, chain, safe.address)
+    ids = {}
+    for seat, key in seats.items():
+        ids[seat], _ = await enroll(
+            store, chain, seat, validator_key=key, beneficiary=BENEFICIARY, kinds=kinds
+        )
+    for _ in seats:
+        proposal = await proposal_of(store, await propose(worker, OperationKind.DEPLOY_VAULT))
+        assert execute_proposal(safe, proposal)["status"] == 1
+    marked = await make_watcher(store, rpc, chain).run_cycle(T2)
+    assert len(marked.succeeded) == len(seats)
+    return ids
+
+
+async def enqueue_op(
+    store: UnitOfWorkFactory, seat_id: str, kind: OperationKind, payload: dict[str, Any]
+) -> str:
+    async with store() as uow:
+        row, _ = await queue.enqueue(uow.session, seat_id, kind, payload, T1)
+        await uow.commit()
+        return row.operation_id
