@@ -225,6 +225,8 @@ class ProposeExecutor:
                 if exc.revert_data is not None
                 else exc.rpc_message
             )
+            if reason.startswith("StaleDepositRoot("):
+                return Retry("DEPOSIT_ROOT_CHANGED", f"a deposit landed since the guard: {reason}")
             return Failed(SIMULATION_REVERTED, f"{plan.label} from {owner} would revert: {reason}")
         return None
 
