@@ -15,18 +15,24 @@ from seat_manager.services.health import WatcherHealth
 class StoreGauges:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.el_scanned = Gauge(
-            "seat_manager_el_last_scanned_block",
+            "seat_manager_recorded_el_last_scanned_block",
             "Last execution-layer block whose deposits are recorded (-1 = never scanned)",
             registry=registry,
         )
         self.el_head = Gauge(
-            "seat_manager_el_head_block", "Head block seen by the watcher", registry=registry
+            "seat_manager_recorded_el_head_block",
+            "Head block seen by the watcher",
+            registry=registry,
         )
         self.el_lag = Gauge(
-            "seat_manager_el_lag_blocks", "Head minus last scanned block", registry=registry
+            "seat_manager_recorded_el_lag_blocks",
+            "Head minus last scanned block",
+            registry=registry,
         )
         self.cl_head_slot = Gauge(
-            "seat_manager_cl_head_slot", "Beacon head slot at the last poll", registry=registry
+            "seat_manager_recorded_cl_head_slot",
+            "Beacon head slot at the last poll",
+            registry=registry,
         )
         self.seats = Gauge(
             "seat_manager_seats", "Seats by lifecycle status", ["status"], registry=registry

@@ -60,7 +60,7 @@ def test_api_prints_bootstrap_and_listening_lines_then_serves_and_stops_cleanly(
         metrics = httpx.get(f"{base}/metrics")
         assert metrics.status_code == 200
         assert 'seat_manager_seats{status="CREATED"} 1.0' in metrics.text
-        assert "seat_manager_el_last_scanned_block -1.0" in metrics.text
+        assert "seat_manager_recorded_el_last_scanned_block -1.0" in metrics.text
         missing = httpx.get(f"{base}/nope")
         assert missing.status_code == 404
         assert missing.json()["ok"] is False

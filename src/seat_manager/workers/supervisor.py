@@ -39,11 +39,38 @@ def _watcher_tasks(container: Container) -> list[PeriodicTask]:
     poll_s = settings.watch_poll_ms / 1000
     if settings.eth_rpc_url is None:
         log.warning("EL watcher idle: ETH_RPC_URL is not set, no deposits will be seen")
+    else:
+        tasks.append(_el_task(container, leader, poll_s))
     if settings.cl_beacon_api_url is None:
         log.info("CL watcher idle: SEAT_MANAGER_CL_BEACON_API_URL is not set")
     else:
         tasks.append(_cl_task(container, leader, poll_s))
     return tasks
+
+
+def _el_task(container: Container, leader: LeaderLock, poll_s: float) -> PeriodicTask:
+    from seat_manager.adapters.chain.rpc import RpcClient
+    from seat_manager.workers.el_errors import ElWatcherHalt
+    from seat_manager.workers.el_metrics import ElWatcherMetrics
+    from seat_manager.workers.el_watcher import ElDepositWatcher
+
+    settings = container.settings
+    runtime = settings.require_runtime()
+    assert settings.eth_rpc_url is not None
+    rpc = RpcClient(settings.eth_rpc_url)
+    watcher = ElDepositWatcher(
+        rpc,
+        container.uow,
+        runtime.deposit_contract_address,
+        start_block=settings.el_start_block,
+        confirmations=settings.el_confirmations,
+        reorg_window=settings.el_reorg_window,
+        max_range=settings.el_max_block_range,
+        metrics=ElWatcherMetrics(container.registry),
+    )
+    return PeriodicTask(
+        "el", watcher.run_cycle, poll_s, leader=leader, fatal=(ElWatcherHalt,), close=rpc.aclose
+    )
 
 
 def _cl_task(container: Container, leader: LeaderLock, poll_s: float) -> PeriodicTask:
