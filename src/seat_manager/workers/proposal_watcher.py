@@ -28,7 +28,6 @@ from sqlalchemy import select, update
 from seat_manager.adapters.chain.plans import PayloadInvalid, PlanConfig, build_plan
 from seat_manager.adapters.chain.proposal_effects import ChainEffects
 from seat_manager.adapters.chain.rpc import RpcClient
-from seat_manager.adapters.db import queue
 from seat_manager.adapters.db.queue import ClaimedOperation
 from seat_manager.adapters.db.tables import OperationRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
@@ -145,12 +144,12 @@ class ProposalWatcher:
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 log.info("operation %s left proposed meanwhile; not marked", op.operation_id)
                 return False
-            queue.record_audit(
-                uow.session,
+            uow.audit.record(
                 "operation.succeeded",
                 actor=str(self._actor),
-                operation_id=op.operation_id,
                 now=now,
+                subject_type="operation",
+                subject_id=op.operation_id,
                 data={"seat_id": op.seat_id, "kind": op.kind.value, **evidence},
             )
             await uow.commit()
