@@ -28,6 +28,12 @@ proposals never share a nonce; a cancelled operation's nonce is free again and t
 next proposal fills the gap instead of blocking behind it. An admin retry must keep
 the `proposal` column (the nonce lives there).
 
+A DEPOSIT proposal carries the deposit root read when it was proposed, so any deposit
+to the deposit contract before the Safe executes it (anyone's, on mainnet minutes
+apart) makes the execution revert with StaleDepositRoot; with safeTxGas 0 the whole
+execTransaction reverts and the Safe nonce is not used up, and an admin retry
+re-proposes under the same nonce with the new root.
+
 Without SEAT_MANAGER_SAFE_ADDRESS the proposal is the bare call (to, value, data,
 operation, chain id) and the batch file: no nonce, no hash, and the note says so.
 """
