@@ -24,6 +24,7 @@ from seat_manager.adapters.db.uow import UnitOfWorkFactory
 from seat_manager.domain.operations import OperationKind
 from tests.chain.helpers import DEPOSIT_WEI, ETHER, deploy_vault
 from tests.support.anvil import ACCOUNTS, CHAIN_ID, Anvil, Deployed, contract_at
+from tests.support.el_chain import credentials_for, deposit_direct, fake_pubkey
 from tests.support.safe import (
     BENEFICIARY,
     DESTINATION,
@@ -244,6 +245,38 @@ async def test_deposit_proposal_executed_by_the_safe_lands_32_eth_and_is_marked_
     assert audit.data["effect"] == "vault records the deposit"
     assert audit.data["principal_wei"] == str(DEPOSIT_WEI)
     assert audit.data["safe_execution"]["tx_hash"] == receipt["transactionHash"].to_0x_hex()
+
+
+async def test_a_deposit_proposal_gone_stale_reverts_without_using_the_nonce_and_is_reproposed(
+    anvil: Anvil,
+    deployed: Deployed,
+    store: UnitOfWorkFactory,
+    rpc: RpcClient,
+    chain: ChainSetup,
+    safe: SafeOnChain,
+) -> None:
+    kinds = (OperationKind.DEPLOY_VAULT, OperationKind.DEPOSIT)
+    ids = await deploy_vaults_through_the_safe(store, rpc, chain, safe, {"seat-s1": 5171}, kinds)
+    deposit_id = ids["seat-s1"][OperationKind.DEPOSIT]
+    anvil.fund(safe.address, 40 * ETHER)
+    await set_scanned_block(store, int(anvil.w3.eth.block_number))
+    worker = make_worker(store, rpc, chain, safe.address)
+    await propose(worker, OperationKind.DEPOSIT)
+    stale = await proposal_of(store, deposit_id)
+
+    contract = deployed.deposit_contract.address
+    deposit_direct(anvil, contract, fake_pubkey(71), credentials_for(ACCOUNTS[4]))
+    reverted = execute_proposal(safe, stale)
+    assert reverted["status"] == 0, "StaleDepositRoot makes the whole execution revert"
+    assert safe_nonce(safe) == stale["safe_nonce"] == 1
+
+    await set_scanned_block(store, int(anvil.w3.eth.block_number))
+    await admin_move(store, deposit_id, "retry")
+    await propose(worker, OperationKind.DEPOSIT)
+    fresh = await proposal_of(store, deposit_id)
+    assert fresh["safe_nonce"] == 1 and fresh["safe_tx_hash"] != stale["safe_tx_hash"]
+    assert execute_proposal(safe, fresh)["status"] == 1
+    assert (await make_watcher(store, rpc, chain).run_cycle(T2)).succeeded == [deposit_id]
 
 
 # ---- refusals and the no-Safe shape ----------------------------------------------------------
