@@ -38,11 +38,21 @@ _DATA_HEX_LENGTH = 2 + 576 * 2
 _fromhex = bytes.fromhex
 
 
+_HEAD, _PAD_WC, _LEN8_AMOUNT, _PAD_SIG, _LEN8_INDEX, _TAIL = (f for _, f in _FIXED)
+_AT = tuple(2 + at for at, _ in _FIXED)
+
+
 def _canonical(data: str) -> bool:
+    # startswith at an offset compares in place, without slicing a copy per field.
     return (
         len(data) == _DATA_HEX_LENGTH
-        and data[:2] == "0x"
-        and all(data[2 + at : 2 + at + len(fixed)] == fixed for at, fixed in _FIXED)
+        and data.startswith("0x")
+        and data.startswith(_HEAD, _AT[0])
+        and data.startswith(_PAD_WC, _AT[1])
+        and data.startswith(_LEN8_AMOUNT, _AT[2])
+        and data.startswith(_PAD_SIG, _AT[3])
+        and data.startswith(_LEN8_INDEX, _AT[4])
+        and data.startswith(_TAIL, _AT[5])
     )
 
 
@@ -54,8 +64,9 @@ def _fast(raw: Mapping[str, Any], contract: str) -> DepositRow | None:
     tx_hash = raw["transactionHash"]
     number = raw["blockNumber"]
     log_index = raw["logIndex"]
+    address = raw["address"]
     if (
-        raw["address"].lower() != contract
+        (address != contract and address.lower() != contract)
         or raw["topics"][0] != DEPOSIT_EVENT_TOPIC_HEX
         or not _canonical(data)
         or block_hash[:2] != "0x"

@@ -56,6 +56,21 @@ class RangeRead:
         return self.headers[-1][1]
 
 
+def merge_reads(reads: list[RangeRead]) -> RangeRead:
+    """Consecutive reads as one: written together, they commit as one transaction."""
+    if len(reads) == 1:
+        return reads[0]
+    for before, after in zip(reads, reads[1:], strict=False):
+        assert after.first == before.last + 1, "reads to merge must be consecutive"
+    return RangeRead(
+        reads[0].first,
+        reads[-1].last,
+        [row for read in reads for row in read.rows],
+        [header for read in reads for header in read.headers],
+        reads[-1].deposit_count,
+    )
+
+
 def decode_deposit_count(data: bytes) -> int:
     """`get_deposit_count()` returns ABI `bytes` holding 8 little-endian bytes; no code
     at that block (before deployment) returns nothing, which counts as 0 deposits."""

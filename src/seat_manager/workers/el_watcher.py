@@ -56,7 +56,7 @@ from seat_manager.workers.el_errors import (
     IndexIncomplete,
     ReorgTooDeep,
 )
-from seat_manager.workers.el_fetch import AdaptiveRange, RangeRead, RangeReader
+from seat_manager.workers.el_fetch import AdaptiveRange, RangeRead, RangeReader, merge_reads
 from seat_manager.workers.el_metrics import ElWatcherMetrics
 from seat_manager.workers.el_seats import apply_new_deposits, apply_reorg
 
@@ -65,6 +65,9 @@ KEY_HASH = "el_last_scanned_block_hash"
 KEY_COUNT = "el_deposit_count"
 KEY_HEAD = "el_head_block"
 KEY_CYCLE_AT = "el_last_cycle_at"
+
+READ_AHEAD = 4
+"""Ranges read ahead of the writer at most (bounds memory when the store is slow)."""
 
 _CONNECT_FAILURES = frozenset({"ConnectError", "ConnectTimeout"})
 
@@ -185,23 +188,31 @@ class ElDepositWatcher:
             await self._initial_count(cursor)
         first_block = cursor.block + 1 if cursor.block < target else None
         ranges = indexed = moved = 0
-        read = await self._read_next(cursor, head, target) if cursor.block < target else None
-        while read is not None:
-            ahead = _Cursor(read.last, read.last_hash, read.deposit_count, str(read.last))
-            following = None
-            if read.last < target and ranges + 1 < self._max_ranges:
-                # Fetch the next range while this one is written: the node and the store
-                # work at the same time. If the write fails, the read is thrown away.
-                following = asyncio.create_task(self._read_next(ahead, head, target))
+        if cursor.block < target:
+            # Ranges are read ahead while earlier ones are written, and everything read
+            # by the time the store is free again is written in one transaction: the
+            # node and the store work at once, and a slow store commits less often.
+            reads: asyncio.Queue[RangeRead | Exception | None] = asyncio.Queue(READ_AHEAD)
+            reader = asyncio.create_task(self._read_ahead(cursor, head, target, reads))
             try:
-                added, seats = await self._record(cursor, read, head, now)
-            except BaseException:
-                await _discard(following)
-                raise
-            cursor = ahead
-            ranges, indexed, moved = ranges + 1, indexed + added, moved + seats
-            self._ranges.succeeded()
-            read = None if following is None else await following
+                finished = False
+                while not finished:
+                    items = [await reads.get()]
+                    while not reads.empty():
+                        items.append(reads.get_nowait())
+                    batch = [item for item in items if isinstance(item, RangeRead)]
+                    finished = not isinstance(items[-1], RangeRead)
+                    if batch:
+                        merged = merge_reads(batch)
+                        added, seats = await self._record(cursor, merged, head, now)
+                        cursor = _Cursor(
+                            merged.last, merged.last_hash, merged.deposit_count, str(merged.last)
+                        )
+                        ranges, indexed, moved = ranges + len(batch), indexed + added, moved + seats
+                    if isinstance(items[-1], Exception):
+                        raise items[-1]
+            finally:
+                await _discard(reader)
         if ranges == 0:
             await self._save_health(head, now)
         return ElCycleResult(
@@ -311,6 +322,27 @@ class ElDepositWatcher:
             },
         )
 
+    async def _read_ahead(
+        self,
+        cursor: _Cursor,
+        head: int,
+        target: int,
+        reads: asyncio.Queue[RangeRead | Exception | None],
+    ) -> None:
+        """Read consecutive ranges into ``reads``; ends with None, or the error met."""
+        position, count = cursor, 0
+        try:
+            while position.block < target and count < self._max_ranges:
+                read = await self._read_next(position, head, target)
+                self._ranges.succeeded()
+                await reads.put(read)
+                position = _Cursor(read.last, read.last_hash, read.deposit_count, str(read.last))
+                count += 1
+        except Exception as exc:  # noqa: BLE001 - handed to the writer, which raises it
+            await reads.put(exc)
+            return
+        await reads.put(None)
+
     async def _read_next(self, cursor: _Cursor, head: int, target: int) -> RangeRead:
         assert cursor.count is not None
         while True:
@@ -343,9 +375,11 @@ class ElDepositWatcher:
             await self._expect_cursor(uow, cursor)
             known = await uow.deposits.keys_between(read.first, read.last)
             new = [row for row in read.rows if (row[5], row[7]) not in known]
-            await uow.deposits.insert_rows(new, now)
-            rows = await uow.deposits.count_between(read.first, read.last)
-            if rows != read.deposit_count - cursor.count:
+            inserted = await uow.deposits.insert_rows(new, now)
+            # Rows of these blocks now in the table: those found there plus those the
+            # database reports inserted; both must add up to the contract's count.
+            rows = len(known) + inserted
+            if inserted != len(new) or rows != read.deposit_count - cursor.count:
                 raise IndexIncomplete(
                     f"blocks {read.first}..{read.last} hold {rows} indexed deposit(s), the"
                     f" deposit contract counts {read.deposit_count - cursor.count}",
@@ -394,9 +428,7 @@ class ElDepositWatcher:
             await uow.commit()
 
 
-async def _discard(task: asyncio.Task[RangeRead] | None) -> None:
-    if task is None:
-        return
+async def _discard(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(BaseException):
         await task

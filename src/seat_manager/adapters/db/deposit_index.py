@@ -114,19 +114,21 @@ class DepositIndexRepository:
         )
         return {(bytes(h), i) for h, i in result.all()}
 
-    async def insert_rows(self, rows: Sequence[DepositRow], now: datetime) -> None:
-        """Bulk insert-if-absent on (block_hash, log_index), in the session's transaction."""
+    async def insert_rows(self, rows: Sequence[DepositRow], now: datetime) -> int:
+        """Bulk insert-if-absent on (block_hash, log_index), in the session's transaction;
+        returns how many rows the database says it inserted."""
         if not rows:
-            return
+            return 0
         conn = await self._session.connection()
         dialect = conn.dialect
         created = ElDepositRow.__table__.c.created_at.type.bind_processor(dialect)
         stamp = created(now) if created is not None else now
         if dialect.name == "postgresql":
             columns = [list(column) for column in zip(*rows, strict=True)]
-            await conn.exec_driver_sql(_POSTGRES_INSERT, (*columns, stamp))
+            result = await conn.exec_driver_sql(_POSTGRES_INSERT, (*columns, stamp))
         else:
-            await conn.exec_driver_sql(_SQLITE_INSERT, [(*row, stamp) for row in rows])
+            result = await conn.exec_driver_sql(_SQLITE_INSERT, [(*row, stamp) for row in rows])
+        return int(result.rowcount)
 
     async def count_between(self, first: int, last: int) -> int:
         result = await self._session.execute(
