@@ -95,8 +95,12 @@ async def test_factory_and_foreign_deposits_are_indexed_once_and_move_their_seat
     deposit_direct(anvil, contract, fake_pubkey(7), credentials_for(ATTACKER))  # nobody's
     mine(anvil, 5)
 
+    registry = CollectorRegistry()
     async with rpc_client(anvil.url) as rpc:
-        results = await catch_up(make_watcher(rpc, uows, contract, start_block=start, max_range=4))
+        watcher = make_watcher(
+            rpc, uows, contract, start_block=start, max_range=4, metrics=ElWatcherMetrics(registry)
+        )
+        results = await catch_up(watcher)
 
     tip = head(anvil)
     truth = chain_deposits(anvil, contract, start, tip)
@@ -104,6 +108,11 @@ async def test_factory_and_foreign_deposits_are_indexed_once_and_move_their_seat
     assert await indexed(uows) == truth
     assert sum(r.deposits_indexed for r in results) == 4
     assert sum(r.seats_moved for r in results) == 2
+    for to_status in ("DEPOSITED", "EXCEPTION"):
+        moves = registry.get_sample_value(
+            "seat_manager_el_seat_moves_total", {"to_status": to_status}
+        )
+        assert moves == 1
     state = await watcher_state(uows)
     assert state["el_last_scanned_block"] == str(tip)
     assert (

@@ -18,7 +18,11 @@ from prometheus_client import CollectorRegistry
 from seat_manager.adapters.chain.errors import RpcError, RpcNodeError
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
 from seat_manager.domain.vaults import withdrawal_credentials
-from seat_manager.workers.el_errors import ElWatcherError, ElWatcherHalt
+from seat_manager.workers.el_errors import (
+    DepositCountUnavailable,
+    ElWatcherError,
+    ElWatcherHalt,
+)
 from seat_manager.workers.el_metrics import ElWatcherMetrics
 from seat_manager.workers.el_watcher import ElDepositWatcher
 from tests.chain.helpers import deploy_vault, deposit_for_seat, signed_deposit
@@ -229,3 +233,20 @@ async def test_a_node_that_always_refuses_get_logs_leaves_cursor_and_index_untou
             assert await indexed(uows) == []
         assert watcher.range_size == 1  # halved down to one block before giving up
     assert proxy.injected["rpc_error"] >= 3
+
+
+async def test_node_without_historical_state_stops_the_scan_with_a_clear_error(
+    anvil: Anvil, deployed: Deployed, uows: UnitOfWorkFactory
+) -> None:
+    contract = deployed.deposit_contract.address
+    start = head(anvil) + 1
+    spread_deposits(anvil, contract, 800, 2, gap=1)
+    plan = FaultPlan(refuse_methods={"eth_call": "missing trie node abc (path )"})
+    async with RpcProxy(anvil.url, plan) as proxy, rpc_client(proxy.url) as rpc:
+        watcher = make_watcher(rpc, uows, contract, start_block=start, max_range=8)
+        with pytest.raises(DepositCountUnavailable, match="archive node") as info:
+            await watcher.run_cycle(NOW)
+        assert info.value.data["rpc_message"] == "missing trie node abc (path )"
+        assert watcher.range_size == 8  # a smaller range cannot help: not retried smaller
+    assert await cursor(uows) is None
+    assert await indexed(uows) == []

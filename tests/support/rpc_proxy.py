@@ -3,6 +3,7 @@
 It speaks just enough HTTP/1.1 (keep-alive, Content-Length bodies) for httpx, forwards
 every request to the upstream node, and on the way back can:
 
+- refuse a method every time (a node without historical state refusing `eth_call`);
 - refuse `eth_getLogs` over too many blocks or with too many results, the way hosted
   nodes do (-32005 "query returned more than N results" / "block range too large");
 - silently drop logs from big `eth_getLogs` answers (a lying or overloaded backend);
@@ -39,6 +40,8 @@ class FaultPlan:
     max_log_results: int | None = None
     hide_logs_over: int | None = None
     hold_seconds: float = 2.0
+    refuse_methods: dict[str, str] = field(default_factory=dict)
+    """Methods the node answers with a -32000 error carrying this message, every time."""
     only_methods: frozenset[str] | None = None
     """Random faults hit only requests containing one of these methods (None: all)."""
 
@@ -177,6 +180,12 @@ class RpcProxy:
         items = answer if batch else [answer]
         by_id = {item.get("id"): item for item in items if isinstance(item, dict)}
         for call in calls:
+            refusal = self.plan.refuse_methods.get(str(call.get("method")))
+            if refusal is not None and call.get("id") in by_id:
+                self.injected["refused_method"] += 1
+                by_id[call["id"]].clear()
+                by_id[call["id"]].update(_error(call["id"], -32000, refusal))
+                continue
             if call.get("method") != "eth_getLogs":
                 continue
             item = by_id.get(call.get("id"))

@@ -135,7 +135,7 @@ class RangeReader:
         cursor_hash: str | None,
         count_before: int,
     ) -> RangeRead:
-        numbers = sorted({*range(max(first, head - window + 1), last + 1), last})
+        numbers = sorted({*range(max(first, head - window), last + 1), last})
         query = {
             "address": self._contract,
             "fromBlock": hex(first),

@@ -85,21 +85,22 @@ async def _apply(uow: SqlUnitOfWork, seat: Seat, verdict: Verdict, now: datetime
 
 async def apply_new_deposits(
     uow: SqlUnitOfWork, new: Sequence[DepositRow], up_to_block: int, now: datetime
-) -> int:
-    """Judge the deposits just indexed for seats' pubkeys; returns how many seats moved."""
+) -> list[SeatStatus]:
+    """Judge the deposits just indexed for seats' pubkeys; returns the statuses seats
+    were moved to (one entry per move)."""
     if not new:
-        return 0
+        return []
     held = await uow.deposits.seat_pubkeys()
     hits = [observed(row) for row in new if held and pubkey_text(row[0]) in held]
     if not hits:
-        return 0
+        return []
     rows = await seats_for_pubkeys(uow.seats, {d.pubkey for d in hits})
     fresh = {(d.block_hash, d.log_index) for d in hits}
     history: dict[bytes, list[ObservedDeposit]] = defaultdict(list)
     pubkeys = {bytes.fromhex((row.validator_pubkey or "")[2:]) for row in rows}
     for deposit in await uow.deposits.for_pubkeys(pubkeys, up_to_block):
         history[deposit.pubkey].append(deposit)
-    moved = 0
+    moved: list[SeatStatus] = []
     for row in rows:
         deposits = history[bytes.fromhex((row.validator_pubkey or "")[2:])]
         earlier = [d for d in deposits if (d.block_hash, d.log_index) not in fresh]
@@ -107,7 +108,7 @@ async def apply_new_deposits(
         seat = await uow.seats.load(row.seat_id)
         for verdict in judge_deposits(_facts(row, seat), len(earlier), current):
             seat = await _apply(uow, seat, verdict, now)
-            moved += verdict.moves
+            moved += [verdict.to] if verdict.to is not None else []
     return moved
 
 
@@ -117,12 +118,13 @@ async def apply_reorg(
     ancestor_block: int,
     ancestor_hash: str | None,
     now: datetime,
-) -> int:
-    """Seats whose EL evidence rested on abandoned blocks; returns how many seats moved."""
+) -> list[SeatStatus]:
+    """Seats whose EL evidence rested on abandoned blocks; returns the statuses seats
+    were moved to."""
     if not removed:
-        return 0
+        return []
     abandoned = {d.block_hash for d in removed}
-    moved = 0
+    moved: list[SeatStatus] = []
     for row in await seats_for_pubkeys(uow.seats, {d.pubkey for d in removed}):
         seat = await uow.seats.load(row.seat_id)
         verdict = judge_reorg(
@@ -130,5 +132,5 @@ async def apply_reorg(
         )
         if verdict is not None:
             await _apply(uow, seat, verdict, now)
-            moved += verdict.moves
+            moved += [verdict.to] if verdict.to is not None else []
     return moved

@@ -50,6 +50,7 @@ from seat_manager.adapters.chain.rpc import RpcClient
 from seat_manager.adapters.db.uow import SqlUnitOfWork, UnitOfWorkFactory
 from seat_manager.domain.deposit_matching import EL_WATCHER
 from seat_manager.domain.errors import SeatManagerError
+from seat_manager.domain.seats import SeatStatus
 from seat_manager.workers.el_errors import (
     ChainMovedDuringScan,
     CursorMoved,
@@ -269,7 +270,7 @@ class ElDepositWatcher:
             await self._expect_cursor(uow, cursor)
             removed = await uow.deposits.delete_above(ancestor)
             await uow.deposits.delete_blocks_above(ancestor)
-            moved = await apply_reorg(uow, removed, ancestor, ancestor_hash, now)
+            moves = await apply_reorg(uow, removed, ancestor, ancestor_hash, now)
             count = None if cursor.count is None else cursor.count - len(removed)
             uow.audit.record(
                 "el.reorg.rewound",
@@ -289,6 +290,7 @@ class ElDepositWatcher:
             )
             await self._save_cursor(uow, ancestor, ancestor_hash, count, head, now)
             await uow.commit()
+        self._count_moves(moves)
         if self._metrics is not None:
             self._metrics.reorgs.inc()
             self._metrics.reorg_depth.set(depth)
@@ -298,7 +300,7 @@ class ElDepositWatcher:
             count,
             str(ancestor),
         )
-        return _Verified(head, depth, ancestor, moved)
+        return _Verified(head, depth, ancestor, len(moves))
 
     async def _common_ancestor(self, cursor: _Cursor, raw_block: object) -> tuple[int, str]:
         async with self._uows() as uow:
@@ -385,15 +387,21 @@ class ElDepositWatcher:
                     f" deposit contract counts {read.deposit_count - cursor.count}",
                     data={"first_block": read.first, "last_block": read.last, "rows": rows},
                 )
-            moved = await apply_new_deposits(uow, new, read.last, now)
+            moves = await apply_new_deposits(uow, new, read.last, now)
             blocks = [cursor.base] if cursor.base is not None else []
             await uow.deposits.record_blocks([*blocks, *read.headers], now)
             await uow.deposits.prune_blocks_below(min(read.last, head - self._window))
             await self._save_cursor(uow, read.last, read.last_hash, read.deposit_count, head, now)
             await uow.commit()
+        self._count_moves(moves)
         if self._metrics is not None:
             self._metrics.deposits_indexed.inc(len(new))
-        return len(new), moved
+        return len(new), len(moves)
+
+    def _count_moves(self, moves: list[SeatStatus]) -> None:
+        if self._metrics is not None:
+            for status in moves:
+                self._metrics.seats_moved.labels(status.value).inc()
 
     # ---- watcher_state -------------------------------------------------------------------
 
