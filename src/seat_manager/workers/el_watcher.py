@@ -12,9 +12,11 @@ A cycle (``ElDepositWatcher.run_cycle(now)``) does, in order:
 2. Scan from the cursor + 1 up to head − confirmations, range by range
    (``el_fetch.RangeReader``: logs, deposit count and headers in one batch, checked).
    A refused range is retried at half the size; successes double it back.
-3. Record each range in ONE transaction: new deposits (insert-if-absent), the seat
+3. Record what was read in ONE transaction: new deposits (insert-if-absent), the seat
    moves they cause, the hashes of the blocks to remember, the new cursor and the
-   deposit count at it. The count check is made inside the transaction, against the
+   deposit count at it. Ranges are read ahead while the previous batch is written, and
+   the ranges read meanwhile are written together (consecutive, so still one atomic
+   step of the cursor). The count check is made inside the transaction, against the
    rows really in the table, before the commit; a failure rolls everything back, so
    the cursor can never pass a block whose deposits are not recorded.
 
@@ -47,25 +49,25 @@ from seat_manager.adapters.chain.errors import (
 )
 from seat_manager.adapters.chain.models import parse_block, parse_quantity
 from seat_manager.adapters.chain.rpc import RpcClient
-from seat_manager.adapters.db.uow import SqlUnitOfWork, UnitOfWorkFactory
+from seat_manager.adapters.db.uow import UnitOfWorkFactory
 from seat_manager.domain.deposit_matching import EL_WATCHER
 from seat_manager.domain.errors import SeatManagerError
 from seat_manager.domain.seats import SeatStatus
 from seat_manager.workers.el_errors import (
     ChainMovedDuringScan,
-    CursorMoved,
     IndexIncomplete,
     ReorgTooDeep,
 )
 from seat_manager.workers.el_fetch import AdaptiveRange, RangeRead, RangeReader, merge_reads
 from seat_manager.workers.el_metrics import ElWatcherMetrics
 from seat_manager.workers.el_seats import apply_new_deposits, apply_reorg
-
-KEY_BLOCK = "el_last_scanned_block"
-KEY_HASH = "el_last_scanned_block_hash"
-KEY_COUNT = "el_deposit_count"
-KEY_HEAD = "el_head_block"
-KEY_CYCLE_AT = "el_last_cycle_at"
+from seat_manager.workers.el_state import (
+    Cursor,
+    expect_cursor,
+    load_cursor,
+    save_cursor,
+    save_health,
+)
 
 READ_AHEAD = 4
 """Ranges read ahead of the writer at most (bounds memory when the store is slow)."""
@@ -95,17 +97,6 @@ class ElCycleResult:
     @property
     def caught_up(self) -> bool:
         return self.to_block is not None and self.to_block >= self.target
-
-
-@dataclass
-class _Cursor:
-    block: int
-    hash: str | None
-    count: int | None
-    stored: str | None
-    """The watcher_state text this cursor was read as or written to (None: absent)."""
-    base: tuple[int, str] | None = None
-    """Header of the block before start_block, recorded with the first range."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +172,7 @@ class ElDepositWatcher:
     # ---- the cycle -----------------------------------------------------------------------
 
     async def _cycle(self, now: datetime) -> ElCycleResult:
-        cursor = await self._load_cursor()
+        cursor = await load_cursor(self._uows, self._start)
         verified = await self._verify(cursor, now)
         head = verified.head
         target = head - self._confirmations
@@ -206,16 +197,14 @@ class ElDepositWatcher:
                     if batch:
                         merged = merge_reads(batch)
                         added, seats = await self._record(cursor, merged, head, now)
-                        cursor = _Cursor(
-                            merged.last, merged.last_hash, merged.deposit_count, str(merged.last)
-                        )
+                        cursor = Cursor.written(merged.last, merged.last_hash, merged.deposit_count)
                         ranges, indexed, moved = ranges + len(batch), indexed + added, moved + seats
                     if isinstance(items[-1], Exception):
                         raise items[-1]
             finally:
                 await _discard(reader)
         if ranges == 0:
-            await self._save_health(head, now)
+            await save_health(self._uows, head, now)
         return ElCycleResult(
             head=head,
             target=target,
@@ -229,16 +218,7 @@ class ElDepositWatcher:
             range_size=self._ranges.size,
         )
 
-    async def _load_cursor(self) -> _Cursor:
-        async with self._uows() as uow:
-            block = await uow.watcher_state.get(KEY_BLOCK)
-            block_hash = await uow.watcher_state.get(KEY_HASH)
-            count = await uow.watcher_state.get(KEY_COUNT)
-        if block is None:
-            return _Cursor(self._start - 1, None, 0 if self._start == 0 else None, None)
-        return _Cursor(int(block), block_hash, None if count is None else int(count), block)
-
-    async def _initial_count(self, cursor: _Cursor) -> None:
+    async def _initial_count(self, cursor: Cursor) -> None:
         """Deposit count (and hash) at the block before the first one scanned: the offset
         of a start after the contract's first deposits, or of a cursor set by hand."""
         count, block_hash = await self._reader.deposit_count_and_hash(cursor.block)
@@ -246,7 +226,7 @@ class ElDepositWatcher:
             cursor.hash, cursor.base = block_hash, (cursor.block, block_hash)
         cursor.count = count
 
-    async def _verify(self, cursor: _Cursor, now: datetime) -> _Verified:
+    async def _verify(self, cursor: Cursor, now: datetime) -> _Verified:
         """The head; if the cursor block is no longer canonical, rewind (``cursor`` too)."""
         if cursor.hash is None:
             return _Verified(
@@ -267,7 +247,7 @@ class ElDepositWatcher:
         ancestor, ancestor_hash = await self._common_ancestor(cursor, raw_block)
         depth = cursor.block - ancestor
         async with self._uows() as uow:
-            await self._expect_cursor(uow, cursor)
+            await expect_cursor(uow, cursor)
             removed = await uow.deposits.delete_above(ancestor)
             await uow.deposits.delete_blocks_above(ancestor)
             moves = await apply_reorg(uow, removed, ancestor, ancestor_hash, now)
@@ -288,7 +268,7 @@ class ElDepositWatcher:
                     "deposits_removed": len(removed),
                 },
             )
-            await self._save_cursor(uow, ancestor, ancestor_hash, count, head, now)
+            await save_cursor(uow, ancestor, ancestor_hash, count, head, now)
             await uow.commit()
         self._count_moves(moves)
         if self._metrics is not None:
@@ -302,7 +282,7 @@ class ElDepositWatcher:
         )
         return _Verified(head, depth, ancestor, len(moves))
 
-    async def _common_ancestor(self, cursor: _Cursor, raw_block: object) -> tuple[int, str]:
+    async def _common_ancestor(self, cursor: Cursor, raw_block: object) -> tuple[int, str]:
         async with self._uows() as uow:
             stored = await uow.deposits.blocks_newest_first()
         canonical = await self._rpc.batch(
@@ -326,7 +306,7 @@ class ElDepositWatcher:
 
     async def _read_ahead(
         self,
-        cursor: _Cursor,
+        cursor: Cursor,
         head: int,
         target: int,
         reads: asyncio.Queue[RangeRead | Exception | None],
@@ -338,14 +318,14 @@ class ElDepositWatcher:
                 read = await self._read_next(position, head, target)
                 self._ranges.succeeded()
                 await reads.put(read)
-                position = _Cursor(read.last, read.last_hash, read.deposit_count, str(read.last))
+                position = Cursor.written(read.last, read.last_hash, read.deposit_count)
                 count += 1
         except Exception as exc:  # noqa: BLE001 - handed to the writer, which raises it
             await reads.put(exc)
             return
         await reads.put(None)
 
-    async def _read_next(self, cursor: _Cursor, head: int, target: int) -> RangeRead:
+    async def _read_next(self, cursor: Cursor, head: int, target: int) -> RangeRead:
         assert cursor.count is not None
         while True:
             first = cursor.block + 1
@@ -369,12 +349,12 @@ class ElDepositWatcher:
                     self._metrics.range_refusals.labels(kind).inc()
 
     async def _record(
-        self, cursor: _Cursor, read: RangeRead, head: int, now: datetime
+        self, cursor: Cursor, read: RangeRead, head: int, now: datetime
     ) -> tuple[int, int]:
         """One transaction: deposits, seat moves, block hashes, cursor. (added, moved)."""
         assert cursor.count is not None
         async with self._uows() as uow:
-            await self._expect_cursor(uow, cursor)
+            await expect_cursor(uow, cursor)
             known = await uow.deposits.keys_between(read.first, read.last)
             new = [row for row in read.rows if (row[5], row[7]) not in known]
             inserted = await uow.deposits.insert_rows(new, now)
@@ -391,7 +371,7 @@ class ElDepositWatcher:
             blocks = [cursor.base] if cursor.base is not None else []
             await uow.deposits.record_blocks([*blocks, *read.headers], now)
             await uow.deposits.prune_blocks_below(min(read.last, head - self._window))
-            await self._save_cursor(uow, read.last, read.last_hash, read.deposit_count, head, now)
+            await save_cursor(uow, read.last, read.last_hash, read.deposit_count, head, now)
             await uow.commit()
         self._count_moves(moves)
         if self._metrics is not None:
@@ -402,38 +382,6 @@ class ElDepositWatcher:
         if self._metrics is not None:
             for status in moves:
                 self._metrics.seats_moved.labels(status.value).inc()
-
-    # ---- watcher_state -------------------------------------------------------------------
-
-    async def _expect_cursor(self, uow: SqlUnitOfWork, cursor: _Cursor) -> None:
-        """Refuse to write if another process moved the cursor since this cycle read it."""
-        stored = await uow.watcher_state.get(KEY_BLOCK)
-        if stored != cursor.stored:
-            raise CursorMoved(
-                f"the EL cursor moved under this cycle ({stored} != {cursor.stored})",
-                data={"stored": stored, "expected": cursor.stored},
-            )
-
-    @staticmethod
-    async def _save_cursor(
-        uow: SqlUnitOfWork,
-        block: int,
-        block_hash: str | None,
-        count: int | None,
-        head: int,
-        now: datetime,
-    ) -> None:
-        values = {KEY_BLOCK: str(block), KEY_HEAD: str(head), KEY_CYCLE_AT: now.isoformat()}
-        if block_hash is not None:
-            values[KEY_HASH] = block_hash
-        if count is not None:
-            values[KEY_COUNT] = str(count)
-        await uow.deposits.save_state(values, now)
-
-    async def _save_health(self, head: int, now: datetime) -> None:
-        async with self._uows() as uow:
-            await uow.deposits.save_state({KEY_HEAD: str(head), KEY_CYCLE_AT: now.isoformat()}, now)
-            await uow.commit()
 
 
 async def _discard(task: asyncio.Task[None]) -> None:
