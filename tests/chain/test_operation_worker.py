@@ -5,6 +5,7 @@ replacement."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -541,3 +542,99 @@ async def test_a_cycle_with_the_noop_executor_processes_what_is_due_and_counts_i
     assert await worker.run_cycle(T1) == 1
     assert (worker.counts.processed, worker.counts.succeeded) == (1, 1)
     assert (await operation(store, ids[OperationKind.DEPLOY_VAULT])).status == "succeeded"
+
+
+# ---- concurrency, stop and lost leases -----------------------------------------------------
+
+
+class BlockingExecutor:
+    """Starts, says so, and waits until cancelled (or until `release` is set)."""
+
+    def __init__(self, expected: int = 1) -> None:
+        self.started: list[str] = []
+        self.all_started = asyncio.Event()
+        self.release = asyncio.Event()
+        self._expected = expected
+
+    async def execute(self, op: ClaimedOperation) -> Succeeded:
+        self.started.append(op.operation_id)
+        if len(self.started) >= self._expected:
+            self.all_started.set()
+        await self.release.wait()
+        return Succeeded({"released": True})
+
+
+async def enroll_deploys(store: UnitOfWorkFactory, chain: ChainSetup, count: int) -> list[str]:
+    ids = []
+    for n in range(count):
+        queued, _ = await enroll(
+            store,
+            chain,
+            f"seat-batch-{n}",
+            validator_key=4200 + n,
+            beneficiary=BENEFICIARY,
+            kinds=(OperationKind.DEPLOY_VAULT,),
+        )
+        ids.append(queued[OperationKind.DEPLOY_VAULT])
+    return ids
+
+
+async def test_a_cycle_runs_a_batch_of_operations_side_by_side(
+    store: UnitOfWorkFactory, chain: ChainSetup
+) -> None:
+    ids = await enroll_deploys(store, chain, 3)
+    executor = BlockingExecutor(expected=3)
+    worker = OperationWorker(store, executor, concurrency=3, clock=lambda: T1)
+
+    cycle = asyncio.create_task(worker.run_cycle(T1))
+    # Only possible if the three executions are in flight at once.
+    await asyncio.wait_for(executor.all_started.wait(), timeout=60)
+    executor.release.set()
+
+    assert await cycle == 3
+    assert sorted(executor.started) == sorted(ids)
+    assert [(await operation(store, i)).status for i in ids] == ["succeeded"] * 3
+
+
+async def test_a_stop_signal_cancels_executions_and_releases_their_leases_at_no_attempt(
+    store: UnitOfWorkFactory, chain: ChainSetup
+) -> None:
+    (op_id,) = await enroll_deploys(store, chain, 1)
+    executor = BlockingExecutor()
+    stop = asyncio.Event()
+    worker = OperationWorker(store, executor, stop=stop, clock=lambda: T1)
+
+    cycle = asyncio.create_task(worker.run_cycle(T1))
+    await asyncio.wait_for(executor.all_started.wait(), timeout=60)
+    stop.set()
+
+    assert await cycle == 1
+    row = await operation(store, op_id)
+    assert (row.status, row.lease_owner, row.attempts, row.error_code) == (
+        "queued",
+        None,
+        0,
+        "WORKER_STOPPED",
+    )
+    assert row.available_at <= T1
+
+
+async def test_a_heartbeat_that_finds_the_lease_taken_cancels_the_execution_and_writes_nothing(
+    store: UnitOfWorkFactory, chain: ChainSetup
+) -> None:
+    (op_id,) = await enroll_deploys(store, chain, 1)
+    executor = BlockingExecutor()
+    worker = OperationWorker(store, executor, worker_id="worker-a", lease_s=0.3, clock=lambda: T1)
+
+    run = asyncio.create_task(worker.run_once(T1))
+    await asyncio.wait_for(executor.all_started.wait(), timeout=60)
+    async with store() as uow:  # worker-b takes the operation over
+        assert await queue.claim_next(uow.session, "worker-b", later(3600), 30) is not None
+        await uow.commit()
+
+    outcome = await asyncio.wait_for(run, timeout=60)
+
+    assert outcome is not None and outcome.result == "abandoned"
+    row = await operation(store, op_id)
+    assert (row.status, row.lease_owner) == ("processing", "worker-b")
+    assert await audit_types(store, op_id) == []

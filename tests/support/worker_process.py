@@ -9,7 +9,8 @@ itself the first time an operation (of KIND, if given) reaches STEP: nonce_reser
 (inside the signing transaction, before its commit), signed (committed, not yet
 broadcast), broadcast, receipt (mined and confirmed, not yet recorded).
 
-The loop exits 0 once no live operation is left in the store. --noop executes
+The loop (`run_cycle`, batches of the worker's concurrency, as `watch` runs it) exits 0
+once no live operation is left in the store. --noop executes
 nothing and, with --record, appends each executed operation id to FILE (one line per
 execution), so a test can prove no operation was executed twice.
 """
@@ -98,7 +99,7 @@ async def main(args: argparse.Namespace) -> int:
             )
         worker = OperationWorker(uow, executor, lease_s=args.lease_s)
         while True:
-            if await worker.run_once(datetime.now(UTC)) is None:
+            if not await worker.run_cycle(datetime.now(UTC)):
                 if await live_operations(uow) == 0:
                     print(f"processed={worker.counts.processed}", flush=True)
                     return 0

@@ -28,11 +28,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, not_, or_, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    bindparam,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from seat_manager.adapters.db.tables import AuditEventRow, OperationRow
 from seat_manager.domain.operations import (
@@ -169,75 +177,179 @@ def _claimed(row: Any) -> ClaimedOperation:
     )
 
 
-def _due(op: Any, now: datetime) -> Any:
-    """Due rows of `op` (an alias of operations): queued and available, or leased with
-    an expired lease; work on a vault waits while its seat has a live DEPLOY_VAULT."""
-    deploy = aliased(OperationRow)
-    vault_pending = exists().where(
-        deploy.seat_id == op.seat_id,
-        deploy.kind == OperationKind.DEPLOY_VAULT.value,
-        deploy.status.in_(_LIVE),
+# Statements are built once (SQLAlchemy then caches their compiled SQL too): building
+# them per call cost more CPU than the database spent running them.
+_OPS = cast(Table, OperationRow.__table__)
+_AUDIT = cast(Table, AuditEventRow.__table__)
+_WHEN = _OPS.c.available_at.type
+
+
+def _claim_statements() -> tuple[Any, Any]:
+    """Two claims, each `UPDATE … WHERE operation_id IN (SELECT … ORDER BY available_at
+    LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING …`: processing rows whose lease
+    expired, then due queued rows. Each subquery is an ordered scan of
+    `ix_operations_status_available_at` that stops after `limit` unlocked matches, so a
+    claim costs the same with 10 or 100,000 rows queued. A queued operation on a vault
+    is skipped while its seat has a live DEPLOY_VAULT (a probe of
+    `uniq_operations_live_seat_kind`). Aliases keep the subqueries from correlating
+    to the UPDATE.
+    """
+    now = bindparam("now", type_=_WHEN)
+    limit = bindparam("limit", type_=Integer())
+    expired, due, deploy = _OPS.alias("expired"), _OPS.alias("due"), _OPS.alias("deploy")
+    reclaim = (
+        select(expired.c.operation_id)
+        .where(expired.c.status == _PROCESSING, expired.c.lease_expires_at < now)
+        .order_by(expired.c.available_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=expired)
     )
-    return and_(
-        or_(
-            and_(op.status == _QUEUED, op.available_at <= now),
-            and_(op.status == _PROCESSING, op.lease_expires_at < now),
-        ),
-        not_(and_(op.kind != OperationKind.DEPLOY_VAULT.value, vault_pending)),
+    waits_for_vault = exists().where(
+        deploy.c.seat_id == due.c.seat_id,
+        deploy.c.kind == OperationKind.DEPLOY_VAULT.value,
+        deploy.c.status.in_(_LIVE),
+        due.c.kind != OperationKind.DEPLOY_VAULT.value,
     )
+    fresh = (
+        select(due.c.operation_id)
+        .where(due.c.status == _QUEUED, due.c.available_at <= now, ~waits_for_vault)
+        .order_by(due.c.available_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=due)
+    )
+
+    def claiming(candidates: Any) -> Any:
+        return (
+            update(_OPS)
+            .where(_OPS.c.operation_id.in_(candidates))
+            .values(
+                status=_PROCESSING,
+                attempts=_OPS.c.attempts + 1,
+                lease_owner=bindparam("worker_id", type_=String()),
+                lease_expires_at=bindparam("lease_until", type_=_WHEN),
+                updated_at=now,
+            )
+            .returning(*(_OPS.c[column.key] for column in _CLAIMED_COLUMNS))
+        )
+
+    return claiming(reclaim), claiming(fresh)
+
+
+_RECLAIM, _CLAIM = _claim_statements()
+
+
+async def claim(
+    session: AsyncSession,
+    worker_id: str,
+    now: datetime,
+    lease_s: float,
+    limit: int = 1,
+    *,
+    expired_first: bool = True,
+) -> list[ClaimedOperation]:
+    """Claim up to `limit` due operations for `worker_id`, oldest `available_at` first.
+
+    The caller commits. With `expired_first`, expired leases go first: their operations
+    were already started (a transaction may be in flight) and their worker is gone.
+    Without it (a busy worker's usual claim), they are looked for only when the queued
+    rows do not fill the batch: one statement instead of two per batch; the worker
+    still asks for them first every few seconds, so they are never starved.
+    """
+    params = {
+        "now": now,
+        "worker_id": worker_id,
+        "lease_until": now + timedelta(seconds=lease_s),
+        "limit": limit,
+    }
+    order = (_RECLAIM, _CLAIM) if expired_first else (_CLAIM, _RECLAIM)
+    claimed: list[ClaimedOperation] = []
+    for statement in order:
+        params["limit"] = limit - len(claimed)
+        claimed += [_claimed(row) for row in await session.execute(statement, params)]
+        if len(claimed) >= limit:
+            break
+    return sorted(claimed, key=lambda op: op.available_at)
 
 
 async def claim_next(
     session: AsyncSession, worker_id: str, now: datetime, lease_s: float
 ) -> ClaimedOperation | None:
-    """Claim the next due operation for `worker_id`, or None when nothing is due.
+    """Claim the next due operation, or None when nothing is due (see `claim`)."""
+    claimed = await claim(session, worker_id, now, lease_s, 1)
+    return claimed[0] if claimed else None
 
-    The caller commits. Oldest `available_at` first, so a reclaimed operation (its
-    available_at is from before the dead worker took it) goes ahead of new work.
-    """
-    # An alias, so the subquery stands alone instead of correlating to the UPDATE.
-    pick = aliased(OperationRow, name="pick")
-    candidate = (
-        select(pick.operation_id)
-        .where(_due(pick, now))
-        .order_by(pick.available_at)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=pick)
-        .scalar_subquery()
+
+_SUCCEED_MANY = (
+    update(_OPS)
+    .where(
+        _OPS.c.operation_id.in_(bindparam("ids", expanding=True)),
+        _OPS.c.lease_owner == bindparam("w_worker_id", type_=String()),
+        _OPS.c.status == _PROCESSING,
     )
+    .values(
+        status=OperationStatus.SUCCEEDED.value,
+        lease_owner=None,
+        lease_expires_at=None,
+        error_code=None,
+        error_message=None,
+        updated_at=bindparam("now", type_=_WHEN),
+    )
+    .returning(_OPS.c.operation_id)
+)
+
+
+async def finish_succeeded(
+    session: AsyncSession, operation_ids: list[str], worker_id: str, now: datetime
+) -> set[str]:
+    """Mark many leased operations succeeded in one statement; returns the ids it
+    changed (the others' leases were lost, and they are left alone)."""
+    if not operation_ids:
+        return set()
     result = await session.execute(
-        update(OperationRow)
-        .where(OperationRow.operation_id == candidate)
-        .values(
-            status=_PROCESSING,
-            attempts=OperationRow.attempts + 1,
-            lease_owner=worker_id,
-            lease_expires_at=now + timedelta(seconds=lease_s),
-            updated_at=now,
+        _SUCCEED_MANY, {"ids": operation_ids, "w_worker_id": worker_id, "now": now}
+    )
+    return {row[0] for row in result}
+
+
+_GUARDED: dict[tuple[tuple[str, ...], bool], Any] = {}
+
+
+def _guarded_statement(columns: tuple[str, ...], refund_attempt: bool) -> Any:
+    """UPDATE of `columns` guarded by the lease, built once per set of columns."""
+    key = (columns, refund_attempt)
+    statement = _GUARDED.get(key)
+    if statement is None:
+        values: dict[str, Any] = {
+            name: bindparam(f"v_{name}", type_=_OPS.c[name].type) for name in columns
+        }
+        if refund_attempt:
+            values["attempts"] = _OPS.c.attempts - 1
+        statement = (
+            update(_OPS)
+            .where(
+                _OPS.c.operation_id == bindparam("w_operation_id", type_=String()),
+                _OPS.c.lease_owner == bindparam("w_worker_id", type_=String()),
+                _OPS.c.status == _PROCESSING,
+            )
+            .values(values)
         )
-        .returning(*_CLAIMED_COLUMNS)
-        .execution_options(synchronize_session=False)
-    )
-    row = result.first()
-    return None if row is None else _claimed(row)
-
-
-def _held(operation_id: str, worker_id: str) -> Any:
-    return and_(
-        OperationRow.operation_id == operation_id,
-        OperationRow.lease_owner == worker_id,
-        OperationRow.status == _PROCESSING,
-    )
+        _GUARDED[key] = statement
+    return statement
 
 
 async def _guarded_update(
-    session: AsyncSession, operation_id: str, worker_id: str, **values: Any
+    session: AsyncSession,
+    operation_id: str,
+    worker_id: str,
+    *,
+    refund_attempt: bool = False,
+    **values: Any,
 ) -> bool:
+    columns = tuple(sorted(values))
+    params = {f"v_{name}": values[name] for name in columns}
     result = await session.execute(
-        update(OperationRow)
-        .where(_held(operation_id, worker_id))
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        _guarded_statement(columns, refund_attempt),
+        {"w_operation_id": operation_id, "w_worker_id": worker_id, **params},
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -253,6 +365,39 @@ async def heartbeat(
         lease_expires_at=now + timedelta(seconds=lease_s),
         updated_at=now,
     )
+
+
+_HEARTBEAT_MANY = (
+    update(_OPS)
+    .where(
+        _OPS.c.operation_id.in_(bindparam("ids", expanding=True)),
+        _OPS.c.lease_owner == bindparam("w_worker_id", type_=String()),
+        _OPS.c.status == _PROCESSING,
+    )
+    .values(
+        lease_expires_at=bindparam("lease_until", type_=_WHEN),
+        updated_at=bindparam("now", type_=_WHEN),
+    )
+    .returning(_OPS.c.operation_id)
+)
+
+
+async def heartbeat_many(
+    session: AsyncSession, operation_ids: list[str], worker_id: str, now: datetime, lease_s: float
+) -> set[str]:
+    """Extend several leases in one statement; returns the ids still held."""
+    if not operation_ids:
+        return set()
+    result = await session.execute(
+        _HEARTBEAT_MANY,
+        {
+            "ids": operation_ids,
+            "w_worker_id": worker_id,
+            "now": now,
+            "lease_until": now + timedelta(seconds=lease_s),
+        },
+    )
+    return {row[0] for row in result}
 
 
 async def finish(
@@ -282,11 +427,11 @@ async def finish(
     }
     if available_at is not None:
         values["available_at"] = available_at
-    if refund_attempt:
-        values["attempts"] = OperationRow.attempts - 1
     if proposal is not None:
         values["proposal"] = proposal
-    return await _guarded_update(session, operation_id, worker_id, **values)
+    return await _guarded_update(
+        session, operation_id, worker_id, refund_attempt=refund_attempt, **values
+    )
 
 
 async def has_transaction(session: AsyncSession, operation_id: str) -> bool:
@@ -348,14 +493,36 @@ def record_audit(
 ) -> None:
     """Append the operation's history entry (the audit trail is its evidence log)."""
     session.add(
-        AuditEventRow(
-            event_type=event_type,
-            actor=actor,
-            subject_type="operation",
-            subject_id=operation_id,
-            reason_code=reason_code,
-            note=note,
-            data=data or {},
-            created_at=now,
-        )
+        AuditEventRow(**audit_entry(event_type, actor, operation_id, now, reason_code, note, data))
     )
+
+
+_APPEND_AUDIT = insert(_AUDIT)
+
+
+async def append_audits(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """Many `audit_entry` rows in one prepared executemany (no ORM flush): the worker's
+    hot path records a batch of results at once."""
+    if entries:
+        await session.execute(_APPEND_AUDIT, entries)
+
+
+def audit_entry(
+    event_type: str,
+    actor: str,
+    operation_id: str,
+    now: datetime,
+    reason_code: str | None,
+    note: str | None,
+    data: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "event_type": event_type,
+        "actor": actor,
+        "subject_type": "operation",
+        "subject_id": operation_id,
+        "reason_code": reason_code,
+        "note": note,
+        "data": data or {},
+        "created_at": now,
+    }
