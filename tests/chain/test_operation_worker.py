@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from web3.logs import DISCARD
 
 from seat_manager.adapters.chain.errors import RpcTransportError
@@ -20,7 +20,7 @@ from seat_manager.adapters.chain.rpc import RetryPolicy, RpcClient
 from seat_manager.adapters.chain.signer import LocalSigner
 from seat_manager.adapters.db import queue
 from seat_manager.adapters.db.queue import ClaimedOperation
-from seat_manager.adapters.db.tables import AuditEventRow, NonceReservationRow
+from seat_manager.adapters.db.tables import AuditEventRow, NonceReservationRow, OperationRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
 from seat_manager.domain.operations import OperationKind
 from seat_manager.workers.operation_worker import OperationWorker
@@ -431,7 +431,9 @@ async def test_a_front_run_after_the_guard_makes_our_deposit_revert_on_the_root_
     row = await operation(store, deposit_id)
     assert row.error_code == "TX_REVERTED"
     assert "StaleDepositRoot(" in (row.error_message or "")
-    receipt = anvil.w3.eth.get_transaction_receipt(row.tx_hash)
+    (ours,) = await transactions(store, deposit_id)
+    assert ours.tx_hash in (row.error_message or "")
+    receipt = anvil.w3.eth.get_transaction_receipt(ours.tx_hash)
     assert receipt["status"] == 0
     gas_paid = receipt["gasUsed"] * receipt["effectiveGasPrice"]
     assert anvil.w3.eth.get_balance(OWNER) == owner_before - gas_paid
@@ -638,3 +640,115 @@ async def test_a_heartbeat_that_finds_the_lease_taken_cancels_the_execution_and_
     row = await operation(store, op_id)
     assert (row.status, row.lease_owner) == ("processing", "worker-b")
     assert await audit_types(store, op_id) == []
+
+
+# ---- reconciliation of a signed nonce ------------------------------------------------------
+
+
+async def queued_deploy(store: UnitOfWorkFactory, chain: ChainSetup, seat: str, key: int) -> str:
+    ids, _ = await enroll(
+        store,
+        chain,
+        seat,
+        validator_key=key,
+        beneficiary=BENEFICIARY,
+        kinds=(OperationKind.DEPLOY_VAULT,),
+    )
+    return ids[OperationKind.DEPLOY_VAULT]
+
+
+async def test_a_reclaimed_pending_transaction_is_broadcast_again_with_the_same_bytes(
+    anvil: Anvil, store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup
+) -> None:
+    op_id = await queued_deploy(store, chain, "seat-w16", 4117)
+    worker = make_worker(store, rpc, chain, receipt_wait_s=0.0)
+    nonce_before = chain_nonce(anvil)
+    anvil.rpc("evm_setAutomine", [False])
+    try:
+        first = await worker.run_once(T1)
+        again = await worker.run_once(T1)  # the node already knows the bytes
+    finally:
+        anvil.rpc("evm_setAutomine", [True])
+    assert first is not None and (first.result, first.code) == ("requeued", "TX_PENDING")
+    assert again is not None and (again.result, again.code) == ("requeued", "TX_PENDING")
+
+    anvil.mine()
+    done = await worker.run_once(T1)
+
+    assert done is not None and done.result == "succeeded"
+    (only,) = await transactions(store, op_id)
+    assert (await operation(store, op_id)).tx_hash == only.tx_hash
+    assert chain_nonce(anvil) == nonce_before + 1
+
+
+async def test_a_nonce_used_by_someone_else_is_confirmed_twice_then_the_operation_signs_afresh(
+    anvil: Anvil, store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup
+) -> None:
+    op_id = await queued_deploy(store, chain, "seat-w17", 4118)
+    worker = make_worker(store, rpc, chain, receipt_wait_s=0.0)
+    nonce = chain_nonce(anvil)
+    anvil.rpc("evm_setAutomine", [False])
+    try:
+        assert (await worker.run_once(T1)) is not None
+        (ours,) = await transactions(store, op_id)
+        anvil.rpc("anvil_dropTransaction", [ours.tx_hash])
+    finally:
+        anvil.rpc("evm_setAutomine", [True])
+    # The owner key is used outside the seat manager, with the nonce we had reserved.
+    anvil.rpc(
+        "eth_sendTransaction", [{"from": OWNER, "to": OWNER, "value": "0x0", "nonce": hex(nonce)}]
+    )
+
+    first = await worker.run_once(T1)
+    second = await worker.run_once(T1)
+    assert first is not None and first.code == "NONCE_CONSUMED_UNCONFIRMED"
+    assert second is not None and (second.result, second.code) == (
+        "requeued",
+        "NONCE_CONSUMED_ELSEWHERE",
+    )
+    row = await operation(store, op_id)
+    assert (row.tx_hash, row.tx_nonce) == (None, None)
+
+    final = await worker.run_once(later(3600))
+
+    assert final is not None and final.result == "succeeded"
+    row = await operation(store, op_id)
+    assert row.tx_nonce == nonce + 1
+    assert anvil.rpc("eth_getTransactionReceipt", [ours.tx_hash]) is None
+    assert anvil.w3.eth.get_transaction_receipt(row.tx_hash)["status"] == 1
+    assert chain_nonce(anvil) == nonce + 2
+
+
+async def test_an_admin_retry_after_a_revert_signs_a_new_transaction(
+    anvil: Anvil, deployed: Deployed, store: UnitOfWorkFactory, rpc: RpcClient, chain: ChainSetup
+) -> None:
+    deposit_id, _ = await deployed_and_queued_deposit(anvil, store, rpc, chain, "seat-w18", 4119)
+
+    # An unrelated deposit lands between the guard's root read and ours: ours reverts.
+    async def unrelated_deposit_once(step: str, op: ClaimedOperation) -> None:
+        if step == "signed" and op.operation_id == deposit_id and not reverted:
+            reverted.append(op.operation_id)
+            front_run(deployed, 9999)
+
+    reverted: list[str] = []
+    worker = make_worker(store, rpc, chain, on_step=unrelated_deposit_once)
+    failed = await worker.run_once(T1)
+    assert failed is not None and failed.code == "TX_REVERTED"
+    row = await operation(store, deposit_id)
+    assert (row.tx_hash, row.tx_nonce) == (None, None)  # the spent nonce is let go
+    (reverted_tx,) = await transactions(store, deposit_id)
+
+    async with store() as uow:  # what an admin retry does to the row
+        await uow.session.execute(
+            update(OperationRow)
+            .where(OperationRow.operation_id == deposit_id)
+            .values(status="queued", attempts=0, error_code=None, error_message=None)
+        )
+        await uow.commit()
+    await caught_up(store, anvil)
+    retried = await worker.run_once(T1)
+
+    assert retried is not None and retried.result == "succeeded"
+    row = await operation(store, deposit_id)
+    assert row.tx_nonce == reverted_tx.nonce + 1
+    assert anvil.w3.eth.get_transaction_receipt(row.tx_hash)["status"] == 1

@@ -234,7 +234,12 @@ class OwnerSendExecutor:
     async def _follow(self, op: ClaimedOperation, plan: Plan) -> ExecutionResult:
         outcome = await self.tracker.follow(op)
         if isinstance(outcome, Mined):
-            return await self._interpret(plan, outcome)
+            result = await self._interpret(plan, outcome)
+            if isinstance(result, Failed) and result.code == TX_REVERTED:
+                # The nonce is spent and nothing happened: an admin retry must sign anew
+                # rather than find this receipt again. The hash stays in the evidence.
+                await self.tracker.forget(op)
+            return result
         if isinstance(outcome, NonceConsumed):
             done = await self._effect_on_chain(plan)
             if isinstance(done, dict):
