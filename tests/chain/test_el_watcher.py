@@ -248,3 +248,24 @@ async def test_metrics_report_scanned_block_head_lag_and_deposits(
     assert registry.get_sample_value("seat_manager_el_lag_blocks") == 0
     assert registry.get_sample_value("seat_manager_el_deposits_indexed_total") == 2
     assert registry.get_sample_value("seat_manager_el_cycle_seconds_count") == 1
+
+
+async def test_a_cycle_stops_after_its_range_budget_and_the_next_one_carries_on(
+    anvil: Anvil, deployed: Deployed, sqlite_store: Store
+) -> None:
+    _, uows = sqlite_store
+    contract = deployed.deposit_contract.address
+    start = head(anvil) + 1
+    for n in range(3):
+        deposit_direct(anvil, contract, fake_pubkey(70 + n), credentials_for(ATTACKER))
+        mine(anvil, 4)
+    async with rpc_client(anvil.url) as rpc:
+        watcher = make_watcher(
+            rpc, uows, contract, start_block=start, max_range=4, max_ranges_per_cycle=2
+        )
+        first = await watcher.run_cycle(NOW)
+        assert (first.ranges, first.to_block, first.caught_up) == (2, start + 7, False)
+        results = [first, *await catch_up(watcher)]
+    assert all(r.ranges <= 2 for r in results)
+    assert results[-1].to_block == head(anvil)
+    assert await indexed(uows) == chain_deposits(anvil, contract, start, head(anvil))
