@@ -6,7 +6,8 @@ replacement."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from seat_manager.domain.operations import OperationKind
 from seat_manager.workers.operation_worker import OperationWorker
 from tests.chain.helpers import DEPOSIT_WEI, ETHER, deploy_vault, send
 from tests.support.anvil import ACCOUNT_KEYS, ACCOUNTS, CHAIN_ID, Anvil, Deployed
+from tests.support.cli import runtime_env, start_cli
 from tests.support.deposit_data import make_deposit_data
 from tests.support.worker_setup import (
     ETH,
@@ -752,3 +754,59 @@ async def test_an_admin_retry_after_a_revert_signs_a_new_transaction(
     row = await operation(store, deposit_id)
     assert row.tx_nonce == reverted_tx.nonce + 1
     assert anvil.w3.eth.get_transaction_receipt(row.tx_hash)["status"] == 1
+
+
+# ---- inside `seat-manager watch` -----------------------------------------------------------
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 90) -> None:
+    """Poll until `check` holds (a guard against hanging, not a timing assertion)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def test_watch_deploys_and_deposits_and_prints_the_real_counts_when_stopped(
+    anvil: Anvil,
+    store_env: dict[str, str],
+    store: UnitOfWorkFactory,
+    chain: ChainSetup,
+    tmp_path: Path,
+) -> None:
+    ids, _ = await enroll(store, chain, "seat-watch", validator_key=4120, beneficiary=BENEFICIARY)
+    env = {
+        **runtime_env(),
+        **store_env,
+        "DEPOSIT_CONTRACT_ADDRESS": chain.deposit_contract,
+        "VAULT_FACTORY_ADDRESS": chain.vault_factory,
+        "VAULT_INIT_CODE_HASH": chain.vault_init_code_hash,
+        "PRINCIPAL_DESTINATION_ADDRESS": DESTINATION,
+        "ETH_RPC_URL": anvil.url,
+        "SEAT_MANAGER_OWNER_PRIVATE_KEY": OWNER_KEY,
+        "SEAT_MANAGER_EL_CONFIRMATIONS": "0",
+        "SEAT_MANAGER_WATCH_POLL_MS": "200",
+    }
+    service = start_cli(["watch"], env, tmp_path)
+    try:
+        service.wait_for("watch loop started")
+
+        async def both_succeeded() -> bool:
+            rows = [await operation(store, op_id) for op_id in ids.values()]
+            return all(row.status == "succeeded" for row in rows)
+
+        async def seat_deposited() -> bool:
+            async with store() as uow:
+                seat = await uow.seats.get("seat-watch")
+                return seat is not None and seat.status == "DEPOSITED"
+
+        await wait_until(both_succeeded, "both operations to succeed")
+        await wait_until(seat_deposited, "the watcher to record the deposit")
+    finally:
+        code = service.stop()
+    assert code == 0, service.stderr[-3000:]
+    (line,) = [line for line in service.lines if "watch loop stopped" in line]
+    counts = dict(part.split("=") for part in line.split()[-4:])
+    assert counts["succeeded"] == "2" and counts["failed"] == "0"
+    assert int(counts["processed"]) == 2 + int(counts["requeued"])

@@ -103,7 +103,8 @@ def _worker_tasks(container: Container, counts: WatchCounts) -> list[PeriodicTas
     from seat_manager.adapters.chain.executor import ExecutorConfig, OwnerSendExecutor
     from seat_manager.adapters.chain.rpc import RpcClient
     from seat_manager.adapters.chain.signer import LocalSigner
-    from seat_manager.workers.operation_worker import OperationWorker
+    from seat_manager.domain.operations import DEFAULT_MAX_ATTEMPTS
+    from seat_manager.workers.operation_worker import DEFAULT_CONCURRENCY, OperationWorker
 
     settings = container.settings
     mode = settings.operation_mode
@@ -119,7 +120,15 @@ def _worker_tasks(container: Container, counts: WatchCounts) -> list[PeriodicTas
     config = ExecutorConfig.from_settings(settings)
     rpc = RpcClient(settings.eth_rpc_url)
     executor = OwnerSendExecutor(rpc, LocalSigner.from_settings(settings), container.uow, config)
-    worker = OperationWorker(container.uow, executor, lease_s=config.lease_s, counts=counts)
+    worker = OperationWorker(
+        container.uow,
+        executor,
+        lease_s=config.lease_s,
+        counts=counts,
+        # proposed SEAT_MANAGER_WORKER_MAX_ATTEMPTS / SEAT_MANAGER_WORKER_CONCURRENCY
+        max_attempts=getattr(settings, "worker_max_attempts", None) or DEFAULT_MAX_ATTEMPTS,
+        concurrency=getattr(settings, "worker_concurrency", None) or DEFAULT_CONCURRENCY,
+    )
     log.info("operation worker %s running in OWNER_SEND mode", worker.worker_id)
     poll_s = settings.watch_poll_ms / 1000
     return [PeriodicTask("worker", worker.run_cycle, poll_s, close=rpc.aclose)]

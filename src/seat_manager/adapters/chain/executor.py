@@ -74,6 +74,7 @@ DEFAULT_POLL_INTERVAL_S = 1.0
 DEFAULT_REPLACE_AFTER_S = 180.0
 DEFAULT_PENDING_DELAY_S = 5.0
 DEFAULT_LEASE_S = 60.0
+TUNABLE = ("fee_cap_wei", "watcher_max_lag_blocks", "receipt_wait_s", "replace_after_s", "lease_s")
 
 
 __all__ = [
@@ -124,6 +125,12 @@ class ExecutorConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> ExecutorConfig:
+        """From the runtime settings. The tuning values take a Settings field of the same
+        name when one exists (proposed: SEAT_MANAGER_MAX_FEE_PER_GAS_WEI -> fee_cap_wei,
+        SEAT_MANAGER_DEPOSIT_MAX_INDEX_LAG_BLOCKS -> watcher_max_lag_blocks,
+        SEAT_MANAGER_TX_RECEIPT_WAIT_SECONDS -> receipt_wait_s,
+        SEAT_MANAGER_TX_REPLACE_AFTER_SECONDS -> replace_after_s,
+        SEAT_MANAGER_WORKER_LEASE_SECONDS -> lease_s), else the defaults here."""
         runtime = settings.require_runtime()
         values: dict[str, Any] = {
             "chain_id": runtime.chain_id,
@@ -134,8 +141,8 @@ class ExecutorConfig:
             "confirmations": settings.el_confirmations,
             "reserve_limit_wei": runtime.reserve_coverage_limit_wei,
         }
-        for name in ("fee_cap_wei", "watcher_max_lag_blocks", "replace_after_s", "lease_s"):
-            value = getattr(settings, name, None)  # the lead's settings, once they exist
+        for name in TUNABLE:
+            value = getattr(settings, name, None)
             if value is not None:
                 values[name] = value
         return cls(**{**values, **overrides})
