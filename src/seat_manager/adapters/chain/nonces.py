@@ -86,6 +86,7 @@ class NonceConsumed:
 
     nonce: int
     message: str
+    signer_address: str
 
 
 class LeaseLost(Exception):
@@ -266,7 +267,7 @@ class TransactionTracker:
         except RpcNodeError as exc:
             kind = classify_send_error(exc)
             if kind == "nonce_used":
-                return NonceConsumed(tx.nonce, exc.rpc_message)
+                return NonceConsumed(tx.nonce, exc.rpc_message, tx.signer_address)
             if kind == "underpriced":
                 return Pending("TX_UNDERPRICED", f"node refused {tx.tx_hash}: {exc.rpc_message}")
             if kind == "no_funds":
@@ -303,6 +304,12 @@ class TransactionTracker:
         return await self._replace(op, current)
 
     async def _replace(self, op: ClaimedOperation, current: StoredTx) -> Pending:
+        if current.signer_address != self._signer.address:
+            return Pending(
+                "TX_PENDING_OTHER_SIGNER",
+                f"{current.tx_hash} was signed by {current.signer_address} before a key change;"
+                " it can only be re-broadcast, not replaced, with the current key",
+            )
         old = Fees(current.max_fee_per_gas, current.max_priority_fee_per_gas)
         try:
             fees = replacement_fees(
@@ -371,14 +378,14 @@ class TransactionTracker:
         A lagging node can say so before it serves our receipt, so this is believed only
         when the chain's mined nonce is past ours and the previous attempt saw the same.
         """
-        mined = await self._rpc.get_transaction_count(self._signer.address, "latest")
+        mined = await self._rpc.get_transaction_count(consumed.signer_address, "latest")
         message = (
             f"nonce {consumed.nonce} is used (node: {consumed.message}) and no receipt exists"
             f" for this operation's transactions; signer's mined nonce is {mined}"
         )
         if mined <= consumed.nonce or op.error_code != NONCE_CONSUMED_UNCONFIRMED:
             return Pending(NONCE_CONSUMED_UNCONFIRMED, message)
-        return NonceConsumed(consumed.nonce, message)
+        return NonceConsumed(consumed.nonce, message, consumed.signer_address)
 
     async def forget(self, op: ClaimedOperation) -> None:
         async with self._uow() as uow:
