@@ -4,10 +4,10 @@ Enqueue is idempotent per seat and kind: `uniq_operations_live_seat_kind` allows
 live (queued, processing, proposed) operation per seat and kind, and enqueueing one
 that already exists returns the existing operation instead of failing.
 
-Claiming is one statement: `UPDATE … WHERE operation_id = (SELECT … LIMIT 1 FOR
-UPDATE SKIP LOCKED) RETURNING …`. On PostgreSQL the inner SELECT locks the chosen row
-and skips rows other workers hold, so many workers claim side by side without waiting
-on each other and never claim one row twice. SQLite has no row locks (SQLAlchemy
+A claim is `UPDATE … WHERE operation_id IN (SELECT … ORDER BY available_at LIMIT n
+FOR UPDATE SKIP LOCKED) RETURNING …`. On PostgreSQL the inner SELECT locks the chosen
+rows and skips rows other workers hold, so many workers claim side by side without
+waiting on each other and never claim one row twice. SQLite has no row locks (SQLAlchemy
 renders no FOR UPDATE there); every transaction of ours is `BEGIN IMMEDIATE` (see
 engine.py), which takes the database write lock first, so claims are serialised
 instead. A claim takes a due `queued` row or a `processing` row whose lease expired
@@ -26,7 +26,6 @@ deployment failed or was cancelled, and the budget of attempts must end the wait
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -36,21 +35,42 @@ from sqlalchemy import (
     Table,
     bindparam,
     exists,
-    insert,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seat_manager.adapters.db.tables import AuditEventRow, OperationRow
+from seat_manager.adapters.db.claimed import (
+    CLAIMED_COLUMNS,
+    ClaimedOperation,
+    claimed_from_row,
+)
+from seat_manager.adapters.db.operation_audit import append_audits, audit_entry, record_audit
+from seat_manager.adapters.db.tables import OperationRow
 from seat_manager.domain.operations import (
     LIVE_STATUSES,
-    Operation,
     OperationKind,
     OperationStatus,
     new_operation_id,
 )
-from seat_manager.domain.types import OperationId, SeatId
+
+__all__ = [
+    "ClaimedOperation",
+    "append_audits",
+    "audit_entry",
+    "claim",
+    "claim_next",
+    "enqueue",
+    "find_live",
+    "finish",
+    "finish_succeeded",
+    "forget_transaction",
+    "has_transaction",
+    "heartbeat",
+    "heartbeat_many",
+    "record_audit",
+    "record_transaction",
+]
 
 _LIVE = [status.value for status in LIVE_STATUSES]
 _QUEUED = OperationStatus.QUEUED.value
@@ -105,82 +125,9 @@ async def enqueue(
 
 # ---- claiming and leases -------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class ClaimedOperation:
-    """A snapshot of an operation as its worker claimed it (the lease is `lease_owner`)."""
-
-    operation_id: OperationId
-    seat_id: SeatId
-    kind: OperationKind
-    attempts: int
-    available_at: datetime
-    lease_owner: str
-    lease_expires_at: datetime
-    payload: dict[str, Any]
-    tx_nonce: int | None
-    tx_hash: str | None
-    signed_tx: str | None
-    error_code: str | None
-    error_message: str | None
-
-    @property
-    def has_transaction(self) -> bool:
-        """A signed transaction exists: its nonce must be seen through to a mined tx."""
-        return self.tx_hash is not None
-
-    def to_domain(self) -> Operation:
-        return Operation(
-            self.operation_id,
-            self.seat_id,
-            self.kind,
-            OperationStatus.PROCESSING,
-            attempts=self.attempts,
-            available_at=self.available_at,
-            error_code=self.error_code,
-            error_message=self.error_message,
-        )
-
-
-_CLAIMED_COLUMNS = (
-    OperationRow.operation_id,
-    OperationRow.seat_id,
-    OperationRow.kind,
-    OperationRow.attempts,
-    OperationRow.available_at,
-    OperationRow.lease_owner,
-    OperationRow.lease_expires_at,
-    OperationRow.payload,
-    OperationRow.tx_nonce,
-    OperationRow.tx_hash,
-    OperationRow.signed_tx,
-    OperationRow.error_code,
-    OperationRow.error_message,
-)
-
-
-def _claimed(row: Any) -> ClaimedOperation:
-    return ClaimedOperation(
-        operation_id=OperationId(row.operation_id),
-        seat_id=SeatId(row.seat_id),
-        kind=OperationKind(row.kind),
-        attempts=row.attempts,
-        available_at=row.available_at,
-        lease_owner=row.lease_owner,
-        lease_expires_at=row.lease_expires_at,
-        payload=dict(row.payload or {}),
-        tx_nonce=row.tx_nonce,
-        tx_hash=row.tx_hash,
-        signed_tx=row.signed_tx,
-        error_code=row.error_code,
-        error_message=row.error_message,
-    )
-
-
 # Statements are built once (SQLAlchemy then caches their compiled SQL too): building
 # them per call cost more CPU than the database spent running them.
 _OPS = cast(Table, OperationRow.__table__)
-_AUDIT = cast(Table, AuditEventRow.__table__)
 _WHEN = _OPS.c.available_at.type
 
 
@@ -229,7 +176,7 @@ def _claim_statements() -> tuple[Any, Any]:
                 lease_expires_at=bindparam("lease_until", type_=_WHEN),
                 updated_at=now,
             )
-            .returning(*(_OPS.c[column.key] for column in _CLAIMED_COLUMNS))
+            .returning(*(_OPS.c[column.key] for column in CLAIMED_COLUMNS))
         )
 
     return claiming(reclaim), claiming(fresh)
@@ -265,7 +212,7 @@ async def claim(
     claimed: list[ClaimedOperation] = []
     for statement in order:
         params["limit"] = limit - len(claimed)
-        claimed += [_claimed(row) for row in await session.execute(statement, params)]
+        claimed += [claimed_from_row(row) for row in await session.execute(statement, params)]
         if len(claimed) >= limit:
             break
     return sorted(claimed, key=lambda op: op.available_at)
@@ -478,51 +425,3 @@ async def forget_transaction(
         signed_tx=None,
         updated_at=now,
     )
-
-
-def record_audit(
-    session: AsyncSession,
-    event_type: str,
-    *,
-    actor: str,
-    operation_id: str,
-    now: datetime,
-    reason_code: str | None = None,
-    note: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> None:
-    """Append the operation's history entry (the audit trail is its evidence log)."""
-    session.add(
-        AuditEventRow(**audit_entry(event_type, actor, operation_id, now, reason_code, note, data))
-    )
-
-
-_APPEND_AUDIT = insert(_AUDIT)
-
-
-async def append_audits(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
-    """Many `audit_entry` rows in one prepared executemany (no ORM flush): the worker's
-    hot path records a batch of results at once."""
-    if entries:
-        await session.execute(_APPEND_AUDIT, entries)
-
-
-def audit_entry(
-    event_type: str,
-    actor: str,
-    operation_id: str,
-    now: datetime,
-    reason_code: str | None,
-    note: str | None,
-    data: dict[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "event_type": event_type,
-        "actor": actor,
-        "subject_type": "operation",
-        "subject_id": operation_id,
-        "reason_code": reason_code,
-        "note": note,
-        "data": data or {},
-        "created_at": now,
-    }
