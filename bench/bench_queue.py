@@ -15,7 +15,7 @@ Throughput is operations / (last process finished - start). Every operation must
 `succeeded` exactly once, or the round is invalid. The target is the worker with 4
 processes at least 0.5x the bare loop with 4 processes.
 
-    .venv/bin/python bench/bench_queue.py [--operations 2000] [--processes 1 2 4] [--repeat 3]
+    .venv/bin/python bench/bench_queue.py [--operations 2000] [--processes 1 2 4] [--repeat 5]
 
 Rounds of the two loops are interleaved and the best of each kept, since the host
 may be shared: a round slowed by someone else's load says nothing about the queue.
@@ -213,7 +213,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--operations", type=int, default=2000)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--child", choices=["worker", "bare"])
     parser.add_argument("--url")
     parser.add_argument("--start-at", type=float)
