@@ -161,6 +161,19 @@ class Settings(BaseModel):
     operation_mode_raw: OperationMode | None = _env("SEAT_MANAGER_OPERATION_MODE")
     owner_private_key: SecretStr | None = _env("SEAT_MANAGER_OWNER_PRIVATE_KEY")
     safe_address: Address | None = _env("SEAT_MANAGER_SAFE_ADDRESS")
+    fee_cap_wei: int = Field(
+        default=200 * 10**9, validation_alias="SEAT_MANAGER_MAX_FEE_PER_GAS_WEI"
+    )
+    watcher_max_lag_blocks: int = Field(
+        default=8, validation_alias="SEAT_MANAGER_DEPOSIT_MAX_INDEX_LAG_BLOCKS"
+    )
+    receipt_wait_s: int = Field(default=20, validation_alias="SEAT_MANAGER_TX_RECEIPT_WAIT_SECONDS")
+    replace_after_s: int = Field(
+        default=180, validation_alias="SEAT_MANAGER_TX_REPLACE_AFTER_SECONDS"
+    )
+    lease_s: int = Field(default=60, validation_alias="SEAT_MANAGER_WORKER_LEASE_SECONDS")
+    worker_max_attempts: int = Field(default=8, validation_alias="SEAT_MANAGER_WORKER_MAX_ATTEMPTS")
+    worker_concurrency: int = Field(default=16, validation_alias="SEAT_MANAGER_WORKER_CONCURRENCY")
     claim_executor_grant_expires_at_unix: int | None = _env(
         "SEAT_MANAGER_CLAIM_EXECUTOR_GRANT_EXPIRES_AT_UNIX"
     )
@@ -196,6 +209,13 @@ class Settings(BaseModel):
         "el_reorg_window",
         "el_max_block_range",
         "cl_poll_batch_size",
+        "fee_cap_wei",
+        "watcher_max_lag_blocks",
+        "receipt_wait_s",
+        "replace_after_s",
+        "lease_s",
+        "worker_max_attempts",
+        "worker_concurrency",
         "claim_executor_grant_expires_at_unix",
         "admin_step_up_ttl_seconds",
         mode="before",
@@ -208,11 +228,18 @@ class Settings(BaseModel):
         "el_reorg_window",
         "el_max_block_range",
         "cl_poll_batch_size",
+        "fee_cap_wei",
+        "receipt_wait_s",
+        "replace_after_s",
+        "lease_s",
+        "worker_max_attempts",
+        "worker_concurrency",
     )(_positive_int)
     _non_negative = field_validator(
         "reserve_coverage_limit_wei",
         "el_start_block",
         "el_confirmations",
+        "watcher_max_lag_blocks",
         "claim_executor_grant_expires_at_unix",
     )(_non_negative_int)
 

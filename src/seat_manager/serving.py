@@ -135,7 +135,7 @@ async def run_service(
         if api:
             jobs.append(asyncio.create_task(_serve_api(container, stop, len(seeds), on_ready)))
         if watch:
-            for task in build_watch_tasks(container, counts):
+            for task in build_watch_tasks(container, counts, stop):
                 jobs.append(asyncio.create_task(run_periodic(task, stop, container.uow)))
             announce(
                 f"seat-manager-v2 watch loop started (store={settings.store_driver},"

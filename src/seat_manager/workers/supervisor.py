@@ -3,6 +3,7 @@ operation worker. Each part idles, with a log line saying why, when it is unconf
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -27,8 +28,10 @@ class WatchCounts:
     requeued: int = 0
 
 
-def build_watch_tasks(container: Container, counts: WatchCounts) -> list[PeriodicTask]:
-    return [*_watcher_tasks(container), *_worker_tasks(container, counts)]
+def build_watch_tasks(
+    container: Container, counts: WatchCounts, stop: asyncio.Event | None = None
+) -> list[PeriodicTask]:
+    return [*_watcher_tasks(container), *_worker_tasks(container, counts, stop)]
 
 
 def _watcher_tasks(container: Container) -> list[PeriodicTask]:
@@ -94,41 +97,59 @@ def _cl_task(container: Container, leader: LeaderLock, poll_s: float) -> Periodi
     return PeriodicTask("cl", watcher.run_cycle, poll_s, leader=leader, close=beacon.aclose)
 
 
-def _worker_tasks(container: Container, counts: WatchCounts) -> list[PeriodicTask]:
+def _worker_tasks(
+    container: Container, counts: WatchCounts, stop: asyncio.Event | None
+) -> list[PeriodicTask]:
     """The operation worker; many processes may run it side by side.
 
-    OWNER_SEND runs the worker with the owner-key executor. READ_ONLY executes nothing
-    and claims nothing. PROPOSE has no executor yet, so its operations stay queued.
+    OWNER_SEND signs with the owner key and broadcasts; PROPOSE writes Safe proposals and
+    a proposal watcher marks them succeeded once their effect is on chain; READ_ONLY
+    claims and executes nothing.
     """
-    from seat_manager.adapters.chain.executor import ExecutorConfig, OwnerSendExecutor
+    from seat_manager.adapters.chain.executor import (
+        Executor,
+        ExecutorConfig,
+        OwnerSendExecutor,
+    )
+    from seat_manager.adapters.chain.proposer import ProposeExecutor
     from seat_manager.adapters.chain.rpc import RpcClient
     from seat_manager.adapters.chain.signer import LocalSigner
-    from seat_manager.domain.operations import DEFAULT_MAX_ATTEMPTS
-    from seat_manager.workers.operation_worker import DEFAULT_CONCURRENCY, OperationWorker
+    from seat_manager.workers.operation_worker import OperationWorker
+    from seat_manager.workers.proposal_watcher import ProposalWatcher
 
     settings = container.settings
     mode = settings.operation_mode
     if mode == "READ_ONLY":
         log.info("operation worker idle: SEAT_MANAGER_OPERATION_MODE=READ_ONLY executes nothing")
         return []
-    if mode == "PROPOSE":
-        log.warning("operation worker idle: the PROPOSE executor is not available yet")
-        return []
     if settings.eth_rpc_url is None:
         log.warning("operation worker idle: ETH_RPC_URL is not set, nothing can be sent")
         return []
     config = ExecutorConfig.from_settings(settings)
     rpc = RpcClient(settings.eth_rpc_url)
-    executor = OwnerSendExecutor(rpc, LocalSigner.from_settings(settings), container.uow, config)
+    poll_s = settings.watch_poll_ms / 1000
+    executor: Executor
+    if mode == "OWNER_SEND":
+        executor = OwnerSendExecutor(
+            rpc, LocalSigner.from_settings(settings), container.uow, config
+        )
+    else:
+        if settings.safe_address is None:
+            log.warning("PROPOSE without SEAT_MANAGER_SAFE_ADDRESS: proposals carry no safeTxHash")
+        executor = ProposeExecutor(rpc, container.uow, config, safe_address=settings.safe_address)
     worker = OperationWorker(
         container.uow,
         executor,
         lease_s=config.lease_s,
         counts=counts,
-        # proposed SEAT_MANAGER_WORKER_MAX_ATTEMPTS / SEAT_MANAGER_WORKER_CONCURRENCY
-        max_attempts=getattr(settings, "worker_max_attempts", None) or DEFAULT_MAX_ATTEMPTS,
-        concurrency=getattr(settings, "worker_concurrency", None) or DEFAULT_CONCURRENCY,
+        max_attempts=settings.worker_max_attempts,
+        concurrency=settings.worker_concurrency,
+        stop=stop,
     )
-    log.info("operation worker %s running in OWNER_SEND mode", worker.worker_id)
-    poll_s = settings.watch_poll_ms / 1000
-    return [PeriodicTask("worker", worker.run_cycle, poll_s, close=rpc.aclose)]
+    log.info("operation worker %s running in %s mode", worker.worker_id, mode)
+    # proposals left from an earlier PROPOSE period still complete after a mode switch
+    proposals = ProposalWatcher(rpc, container.uow, config)
+    return [
+        PeriodicTask("worker", worker.run_cycle, poll_s, close=rpc.aclose),
+        PeriodicTask("proposals", proposals.run_cycle, poll_s),
+    ]

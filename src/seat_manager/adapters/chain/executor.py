@@ -142,9 +142,7 @@ class ExecutorConfig:
             "reserve_limit_wei": runtime.reserve_coverage_limit_wei,
         }
         for name in TUNABLE:
-            value = getattr(settings, name, None)
-            if value is not None:
-                values[name] = value
+            values[name] = getattr(settings, name)
         return cls(**{**values, **overrides})
 
     def tracker(self) -> TrackerConfig:
