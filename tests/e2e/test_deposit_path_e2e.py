@@ -186,3 +186,29 @@ def test_dev_command_prints_a_curl_that_enrolls_a_validator_to_deposited(tmp_pat
     with pytest.raises(httpx.TransportError):  # Ctrl-C stopped anvil too
         httpx.post(rpc_url.group(1), json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
                    timeout=2)
+
+
+def test_watch_in_propose_mode_runs_the_safe_executor_and_stops_cleanly(
+    chain: Anvil, tmp_path: Path
+):
+    contracts = _deploy(chain, tmp_path)
+    _, public_pem = _jwt_keys()
+    env = {
+        **contracts,
+        "ONBOARDING_SQLITE_PATH": str(tmp_path / "propose.sqlite3"),
+        "CHAIN_ID": "31337", "ETH_RPC_URL": chain.url,
+        "PRINCIPAL_DESTINATION_ADDRESS": OWNER,
+        "ENROLLMENT_JWT_PUBLIC_KEY_PEM": public_pem,
+        "P10_RESERVE_COVERAGE_LIMIT_WEI": str(64 * 10**18),
+        "SEAT_MANAGER_SAFE_ADDRESS": OWNER,
+        "SEAT_MANAGER_WATCH_POLL_MS": "200",
+    }
+    service = start_cli(["watch"], env, tmp_path)
+    assert service.wait_for("bootstrap").endswith("mode=PROPOSE")
+    service.wait_for("watch loop started")
+    time.sleep(1.5)  # a few cycles of every loop
+    assert service.stop(signal.SIGTERM) == 0
+    assert "running in PROPOSE mode" in service.stderr
+    assert "lifecycle watcher loop error" not in service.stderr, service.stderr
+    assert re.match(r"^seat-manager-v2 watch loop stopped processed=0 succeeded=0 failed=0",
+                    service.lines[-1])
