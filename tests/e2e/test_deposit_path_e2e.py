@@ -87,13 +87,11 @@ def _wait_for_status(base: str, seat: str, token: str, wanted: str, timeout: flo
     raise AssertionError(f"seat or operations never settled: {json.dumps(body)[:2000]}")
 
 
-def test_enrolled_validator_is_deposited_and_seen_by_the_watcher(
-    chain: Anvil, store_env: dict[str, str], tmp_path: Path
-):
-    contracts = _deploy(chain, tmp_path)
-    private_pem, public_pem = _jwt_keys()
-    seat, operator = "seat_e2e_1", "operator_e2e_1"
-    env = {
+def _service_env(
+    chain: Anvil, store_env: dict[str, str], contracts: dict[str, str], public_pem: str,
+    seat: str, operator: str,
+) -> dict[str, str]:
+    return {
         **store_env, **contracts,
         "CHAIN_ID": "31337", "ETH_RPC_URL": chain.url,
         "PRINCIPAL_DESTINATION_ADDRESS": OWNER,
@@ -106,6 +104,15 @@ def test_enrolled_validator_is_deposited_and_seen_by_the_watcher(
         "SEAT_MANAGER_PORT": "0",
         "SEAT_MANAGER_CREATED_SEATS_JSON": json.dumps([{"seatId": seat, "operatorId": operator}]),
     }
+
+
+def test_enrolled_validator_is_deposited_and_seen_by_the_watcher(
+    chain: Anvil, store_env: dict[str, str], tmp_path: Path
+):
+    contracts = _deploy(chain, tmp_path)
+    private_pem, public_pem = _jwt_keys()
+    seat, operator = "seat_e2e_1", "operator_e2e_1"
+    env = _service_env(chain, store_env, contracts, public_pem, seat, operator)
     if store_env["ONBOARDING_STORE_DRIVER"] == "postgres":
         assert run_cli(["migrate"], env, tmp_path).returncode == 0
     service = start_cli(["api-watch"], env, tmp_path)
@@ -212,3 +219,93 @@ def test_watch_in_propose_mode_runs_the_safe_executor_and_stops_cleanly(
     assert "lifecycle watcher loop error" not in service.stderr, service.stderr
     assert re.match(r"^seat-manager-v2 watch loop stopped processed=0 succeeded=0 failed=0",
                     service.lines[-1])
+
+
+def test_a_front_run_deposit_before_ours_keeps_ours_off_chain_and_raises_exception(
+    chain: Anvil, store_env: dict[str, str], tmp_path: Path
+):
+    contracts = _deploy(chain, tmp_path)
+    private_pem, public_pem = _jwt_keys()
+    seat, operator = "seat_e2e_fr", "operator_e2e_fr"
+    env = _service_env(chain, store_env, contracts, public_pem, seat, operator)
+    if store_env["ONBOARDING_STORE_DRIVER"] == "postgres":
+        assert run_cli(["migrate"], env, tmp_path).returncode == 0
+    vault = predict_vault_address(contracts["VAULT_FACTORY_ADDRESS"], seat,
+                                  contracts["VAULT_INIT_CODE_HASH"])
+    ours = make_deposit_data(515151, withdrawal_credentials(vault),
+                             fork_version=bytes.fromhex(FORK_VERSION))
+    api = start_cli(["api"], env, tmp_path)  # enrollment first, no worker running yet
+    try:
+        url = re.search(r"http://\S+", api.wait_for("API listening", timeout=60))
+        assert url
+        enrolled = httpx.post(
+            f"{url.group(0)}/v1/seats/{seat}/enrollment",
+            headers={"Authorization": f"Bearer {_token(private_pem, operator)}"},
+            json={"beneficiary_address": BENEFICIARY, "deposit_data": ours.as_json()},
+        )
+        assert enrolled.status_code == 201, enrolled.text
+    finally:
+        assert api.stop() == 0
+
+    # someone holding the validator key deposits first, to credentials of their own
+    attacker = chain.w3.eth.accounts[3]
+    theirs = make_deposit_data(515151, b"\x01" + b"\x00" * 11 + bytes.fromhex(attacker[2:]),
+                               amount_gwei=10**9, fork_version=bytes.fromhex(FORK_VERSION))
+    deposit_abi = [{"name": "deposit", "type": "function", "stateMutability": "payable",
+                    "inputs": [{"name": n, "type": t} for n, t in
+                               (("pubkey", "bytes"), ("withdrawal_credentials", "bytes"),
+                                ("signature", "bytes"), ("deposit_data_root", "bytes32"))],
+                    "outputs": []}]
+    contract = chain.w3.eth.contract(address=contracts["DEPOSIT_CONTRACT_ADDRESS"],
+                                     abi=deposit_abi)
+    tx = contract.functions.deposit(theirs.pubkey, theirs.withdrawal_credentials,
+                                    theirs.signature, theirs.deposit_data_root
+                                    ).transact({"from": attacker, "value": 10**18})
+    assert chain.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+
+    watcher = start_cli(["watch"], env, tmp_path)
+    try:
+        watcher.wait_for("watch loop started", timeout=60)
+        deadline = time.monotonic() + 90
+        document: Any = None
+        while time.monotonic() < deadline:
+            status = run_cli(["status", "--json"], env, tmp_path)
+            document = json.loads(status.stdout.splitlines()[1])
+            if document["seats"]["EXCEPTION"] == 1 and document["operations"]["failed"] >= 1:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"no EXCEPTION and failed deposit: {document}")
+    finally:
+        assert watcher.stop() == 0
+
+    logs = chain.w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest",
+                                  "address": contracts["DEPOSIT_CONTRACT_ADDRESS"],
+                                  "topics": [DEPOSIT_EVENT_TOPIC]})
+    assert len(logs) == 1  # theirs; ours never went out
+    _, credentials, *_ = decode(["bytes"] * 5, logs[0]["data"])
+    assert credentials == theirs.withdrawal_credentials
+    events = _seat_events(store_env, seat)
+    exception = [e for e in events if e["to_status"] == "EXCEPTION"]
+    assert len(exception) == 1
+    assert exception[0]["actor"] == "watcher:el"
+    assert tx.hex().removeprefix("0x") in json.dumps(exception[0]["evidence"])
+
+
+def _seat_events(store_env: dict[str, str], seat: str) -> list[dict[str, Any]]:
+    import asyncio
+
+    from seat_manager.adapters.db.engine import make_engine
+    from seat_manager.adapters.db.uow import UnitOfWorkFactory
+    from seat_manager.config import load_settings
+
+    async def read() -> list[dict[str, Any]]:
+        engine = make_engine(load_settings(store_env, env_file=None).store)
+        try:
+            async with UnitOfWorkFactory(engine)() as uow:
+                return [{"to_status": e.to_status, "actor": e.actor, "evidence": e.evidence}
+                        for e in await uow.seats.events(seat)]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
