@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 
@@ -333,7 +334,12 @@ async def test_signed_raw_transaction_is_mined_and_its_receipt_read(
             }
         )
         assert await rpc.send_raw_transaction(signed.raw) == signed.tx_hash
-        receipt = await rpc.get_transaction_receipt(signed.tx_hash)
+        receipt = None
+        for _ in range(100):  # automine mines on its own task: the receipt may lag a moment
+            receipt = await rpc.get_transaction_receipt(signed.tx_hash)
+            if receipt is not None:
+                break
+            await asyncio.sleep(0.05)
         assert receipt is not None and receipt.succeeded
         assert receipt.transaction_hash == signed.tx_hash
         assert await rpc.get_transaction_count(signer.address) == nonce + 1
