@@ -8,7 +8,6 @@ variable and never echo its value.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -24,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic import model_validator as _model_validator
 
 from seat_manager.domain.errors import ConfigurationError
-from seat_manager.domain.types import Address, ChainId, OperatorId, SeatId
+from seat_manager.domain.types import Address, ChainId
+from seat_manager.seeds import SeedSeat as SeedSeat
+from seat_manager.seeds import parse_seed_seats as parse_seed_seats
 
 OperationMode = Literal["OWNER_SEND", "PROPOSE", "READ_ONLY"]
 StoreDriver = Literal["sqlite", "postgres"]
@@ -41,13 +42,6 @@ RUNTIME_REQUIRED = (
 
 _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _FORK_VERSION = re.compile(r"^(0x)?[0-9a-fA-F]{8}$")
-_SEAT_ID_MAX = 128
-
-
-@dataclass(frozen=True)
-class SeedSeat:
-    seat_id: SeatId
-    operator_id: OperatorId
 
 
 @dataclass(frozen=True)
@@ -389,43 +383,6 @@ _FIELD_BY_ENV: dict[str, str] = {
     str(field.validation_alias): name for name, field in Settings.model_fields.items()
 }
 ENV_NAMES = frozenset(_FIELD_BY_ENV)
-
-
-def parse_seed_seats(raw: str | None) -> list[SeedSeat]:
-    """Parse SEAT_MANAGER_CREATED_SEATS_JSON with the runbook's messages."""
-    if raw is None or not raw.strip():
-        return []
-    try:
-        rows = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"SEAT_MANAGER_CREATED_SEATS_JSON must be a JSON array (not valid JSON: {exc.msg})"
-        ) from None
-    if not isinstance(rows, list):
-        raise ValueError("SEAT_MANAGER_CREATED_SEATS_JSON must be a JSON array")
-    seats: list[SeedSeat] = []
-    owner_by_seat: dict[str, str] = {}
-    for index, row in enumerate(rows):
-        seat_id = row.get("seatId") if isinstance(row, dict) else None
-        operator_id = row.get("operatorId") if isinstance(row, dict) else None
-        if not (isinstance(seat_id, str) and seat_id.strip()) or not (
-            isinstance(operator_id, str) and operator_id.strip()
-        ):
-            raise ValueError(
-                f"Each seed seat must include non-empty seatId and operatorId (entry {index})"
-            )
-        for label, value in (("seatId", seat_id), ("operatorId", operator_id)):
-            if value != value.strip() or len(value) > _SEAT_ID_MAX or not value.isprintable():
-                raise ValueError(
-                    f"SEAT_MANAGER_CREATED_SEATS_JSON entry {index}: {label} must be at most"
-                    f" {_SEAT_ID_MAX} printable characters without surrounding spaces"
-                )
-        if owner_by_seat.setdefault(seat_id, operator_id) != operator_id:
-            raise ValueError(
-                f"SEAT_MANAGER_CREATED_SEATS_JSON lists seat {seat_id} for two operators"
-            )
-        seats.append(SeedSeat(SeatId(seat_id), OperatorId(operator_id)))
-    return seats
 
 
 def _describe(error: Mapping[str, Any]) -> str:
