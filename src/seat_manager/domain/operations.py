@@ -1,4 +1,4 @@
-"""On-chain operations and their status machine, retry/cancel gates and retry decisions (SPEC §7).
+"""On-chain operations and their status machine, and the retry/cancel gates (SPEC §7).
 
 Each move is a named action with the statuses it may start from, the status it ends
 in and the actors allowed to take it (``RULES``):
@@ -21,33 +21,37 @@ recalled by it; the worker's later result is then refused by this machine and th
 effect, if any, shows up on chain for an admin to reconcile.
 
 An admin retry resets ``attempts`` so the requeued operation gets the full retry
-budget again (the earlier attempts stay in the history). Backoff is "equal jitter":
-half the capped exponential delay is fixed and half is scaled by a jitter value the
-caller draws, so the functions here stay pure and a fixed jitter gives a delay that
-never decreases as attempts grow and never exceeds the cap.
+budget again (the earlier attempts stay in the history). The retry decisions after an
+error (equal-jitter backoff, the attempt budget) live in ``domain.retry`` and are
+re-exported here; ``apply_error_decision`` turns one into a requeue or a fail.
 """
 
 from __future__ import annotations
 
 import base64
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
+from seat_manager.domain.actors import Actor, ActorKind
 from seat_manager.domain.errors import InvalidTransition, ValidationFailed
-from seat_manager.domain.seats import Actor, ActorKind, Evidence, freeze_evidence, require_aware
+from seat_manager.domain.retry import DEFAULT_BACKOFF_BASE as DEFAULT_BACKOFF_BASE
+from seat_manager.domain.retry import DEFAULT_BACKOFF_CAP as DEFAULT_BACKOFF_CAP
+from seat_manager.domain.retry import DEFAULT_MAX_ATTEMPTS as DEFAULT_MAX_ATTEMPTS
+from seat_manager.domain.retry import ErrorDecision as ErrorDecision
+from seat_manager.domain.retry import Fail as Fail
+from seat_manager.domain.retry import Requeue as Requeue
+from seat_manager.domain.retry import decide_after_error as decide_after_error
+from seat_manager.domain.retry import next_attempt_at as next_attempt_at
+from seat_manager.domain.seats import Evidence, freeze_evidence, require_aware
 from seat_manager.domain.types import OperationId, SeatId
 
 OPERATION_ID_PATTERN = re.compile(r"^op_[a-z2-7]{26}$")
 OPERATION_ID_RANDOM_BYTES = 16
 CANCELLED_ERROR_CODE = "OPERATION_CANCELLED"
-DEFAULT_BACKOFF_BASE = timedelta(seconds=5)
-DEFAULT_BACKOFF_CAP = timedelta(minutes=10)
-DEFAULT_MAX_ATTEMPTS = 8
 
 
 class OperationKind(StrEnum):
@@ -414,71 +418,6 @@ def admin_cancel(
         require_reason=True,
         error=(CANCELLED_ERROR_CODE, f"Cancelled by {actor.id}: {note}"),
     )
-
-
-def next_attempt_at(
-    attempts: int,
-    now: datetime,
-    *,
-    base: timedelta = DEFAULT_BACKOFF_BASE,
-    cap: timedelta = DEFAULT_BACKOFF_CAP,
-    jitter: float,
-) -> datetime:
-    """When to try again after ``attempts`` attempts: ``now`` + equal-jitter capped backoff.
-
-    The delay is ``d/2 + d/2 * jitter`` with ``d = min(cap, base * 2**(attempts-1))``.
-    """
-    if attempts < 0:
-        raise ValueError("attempts must be >= 0")
-    if not (math.isfinite(jitter) and 0.0 <= jitter < 1.0):
-        raise ValueError("jitter must be in [0, 1)")
-    if base <= timedelta(0) or cap < base:
-        raise ValueError("backoff needs 0 < base <= cap")
-    one_us = timedelta(microseconds=1)
-    base_us, cap_us = base // one_us, cap // one_us
-    exponent = max(attempts, 1) - 1
-    capped_us = cap_us if exponent >= cap_us.bit_length() else min(cap_us, base_us << exponent)
-    half = capped_us / 2
-    return require_aware(now) + timedelta(microseconds=int(half + half * jitter))
-
-
-@dataclass(frozen=True)
-class Requeue:
-    at: datetime
-    error_code: str
-    error_message: str
-
-
-@dataclass(frozen=True)
-class Fail:
-    error_code: str
-    error_message: str
-
-
-ErrorDecision = Requeue | Fail
-
-
-def decide_after_error(
-    op: Operation,
-    *,
-    retryable: bool,
-    error_code: str,
-    error_message: str,
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    now: datetime,
-    jitter: float,
-    base: timedelta = DEFAULT_BACKOFF_BASE,
-    cap: timedelta = DEFAULT_BACKOFF_CAP,
-) -> ErrorDecision:
-    """Requeue a retryable error with backoff; fail a permanent one or an exhausted budget."""
-    if max_attempts < 1:
-        raise ValueError("max_attempts must be >= 1")
-    if not retryable:
-        return Fail(error_code, error_message)
-    if op.attempts >= max_attempts:
-        return Fail(error_code, f"{error_message} (gave up after {op.attempts} attempts)")
-    at = next_attempt_at(op.attempts, now, base=base, cap=cap, jitter=jitter)
-    return Requeue(at, error_code, error_message)
 
 
 def apply_error_decision(

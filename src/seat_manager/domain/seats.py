@@ -49,6 +49,8 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
+from seat_manager.domain.actors import Actor as Actor
+from seat_manager.domain.actors import ActorKind as ActorKind
 from seat_manager.domain.errors import InvalidTransition, ValidationFailed
 from seat_manager.domain.types import OperatorId, SeatId
 
@@ -65,37 +67,6 @@ class SeatStatus(StrEnum):
     EXITED = "EXITED"
     EXCEPTION = "EXCEPTION"
     REVOKED = "REVOKED"
-
-
-class ActorKind(StrEnum):
-    SYSTEM = "system"
-    SEEDER = "seeder"
-    OPERATOR = "operator"
-    WATCHER = "watcher"
-    ADMIN = "admin"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who made a decision: a kind and an id (operator id, admin username, watcher name)."""
-
-    kind: ActorKind
-    id: str
-
-    def __post_init__(self) -> None:
-        if not self.id.strip():
-            raise ValueError("actor id must be non-empty")
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.id}"
-
-    @classmethod
-    def parse(cls, value: str) -> Actor:
-        """Inverse of ``str(actor)``, for reading history back from the store."""
-        kind, sep, actor_id = value.partition(":")
-        if not sep:
-            raise ValueError(f"not an actor string: {value!r}")
-        return cls(ActorKind(kind), actor_id)
 
 
 def freeze_evidence(evidence: Evidence | None) -> Evidence:
