@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from seat_manager.services.enrollment import SeatStatusView, SeatView
+from seat_manager.services.seat_views import SeatStatusView, SeatView
 
 _HexText = StrictStr
 

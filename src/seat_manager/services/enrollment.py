@@ -1,4 +1,4 @@
-"""Operator use cases: read a seat, enroll a validator on it, read its status.
+"""Operator use case: enroll a validator on a seat (the reads are in `services.seat_views`).
 
 Enrollment is the step after which the back end spends 32 ETH without a person
 touching a key, so everything that can be checked is checked before anything is
@@ -21,9 +21,7 @@ logged instead. The database has the last word under races: the jti primary key,
 seat status guard of `save_transition` and `uniq_seats_validator_pubkey` turn a lost
 race into the same error a sequential retry would get.
 
-Not-owned seats answer 404 like unknown ones, so an operator cannot learn which seat
-ids exist by probing; the message names the caller's own operator id to help an
-operator who used the wrong token.
+Not-owned seats answer 404 like unknown ones (see `services.seat_views.owned_seat`).
 """
 
 from __future__ import annotations
@@ -35,78 +33,35 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from eth_utils.address import is_checksum_address, is_hex_address
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seat_manager.adapters.chain.signer import LocalSigner
 from seat_manager.adapters.db import queue
-from seat_manager.adapters.db.tables import ElDepositRow, OperationRow, SeatRow, UsedJwtIdRow
+from seat_manager.adapters.db.tables import OperationRow, SeatRow, UsedJwtIdRow
 from seat_manager.adapters.db.uow import SqlUnitOfWork, UnitOfWorkFactory, constraint_of
 from seat_manager.config import RuntimeConfig, Settings
 from seat_manager.domain.chains import genesis_fork_version
 from seat_manager.domain.deposits import DepositData, verify_deposit_data
-from seat_manager.domain.errors import Conflict, NotFound, SeatManagerError, ValidationFailed
+from seat_manager.domain.errors import Conflict, SeatManagerError, ValidationFailed
 from seat_manager.domain.operations import OperationKind
 from seat_manager.domain.seats import Actor, ActorKind, SeatStatus, transition
 from seat_manager.domain.types import Address
-from seat_manager.domain.vaults import predict_vault_address, withdrawal_credentials
+from seat_manager.domain.vaults import withdrawal_credentials
 from seat_manager.services.operator_auth import (
     AUTH_CLAIM_MISSING,
     AUTH_TOKEN_REPLAYED,
     AuthenticationFailed,
     OperatorClaims,
 )
+from seat_manager.services.seat_views import SeatView, owned_seat, predicted_vault, seat_view
 
-SEAT_NOT_FOUND: Final = "SEAT_NOT_FOUND"
 BENEFICIARY_ADDRESS_INVALID: Final = "BENEFICIARY_ADDRESS_INVALID"
 PUBKEY_ALREADY_DEPOSITED: Final = "PUBKEY_ALREADY_DEPOSITED"
 PUBKEY_ALREADY_ENROLLED: Final = "PUBKEY_ALREADY_ENROLLED"
 DEFAULT_GRANT_LIFETIME: Final = timedelta(days=30)
 
 log = logging.getLogger("seat_manager.enrollment")
-
-
-@dataclass(frozen=True)
-class SeatView:
-    seat_id: str
-    operator_id: str
-    status: str
-    vault_address: Address
-    withdrawal_credentials: str
-    beneficiary_address: str | None
-    validator_pubkey: str | None
-
-
-@dataclass(frozen=True)
-class OperationView:
-    operation_id: str
-    kind: str
-    status: str
-    error_code: str | None
-    error_message: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class LifecycleEvent:
-    from_status: str | None
-    to_status: str
-    actor: str
-    at: datetime
-    reason: str | None
-    evidence: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class SeatStatusView:
-    seat_id: str
-    status: str
-    vault_address: Address
-    operations: tuple[OperationView, ...]
-    claim_signer_ready: bool
-    lifecycle: tuple[LifecycleEvent, ...]
 
 
 @dataclass(frozen=True)
@@ -120,57 +75,6 @@ class EnrollmentResult:
     seat: SeatView
     created: bool
     """False when the seat was already enrolled with exactly this request (idempotent)."""
-
-
-# ---- reads --------------------------------------------------------------------------------
-
-
-async def read_seat(
-    uow_factory: UnitOfWorkFactory, settings: Settings, claims: OperatorClaims, seat_id: str
-) -> SeatView:
-    """The seat, its vault and the withdrawal credentials deposits must use."""
-    runtime = settings.require_runtime()
-    async with uow_factory() as uow:
-        row = await _owned_seat(uow, seat_id, claims)
-        return _view(row, runtime)
-
-
-async def read_seat_status(
-    uow_factory: UnitOfWorkFactory, settings: Settings, claims: OperatorClaims, seat_id: str
-) -> SeatStatusView:
-    """The seat's status, its operations and the lifecycle evidence behind the status."""
-    runtime = settings.require_runtime()
-    async with uow_factory() as uow:
-        row = await _owned_seat(uow, seat_id, claims)
-        operations = await _operations_of(uow.session, seat_id)
-        events = await uow.seats.events(seat_id)
-        return SeatStatusView(
-            seat_id=row.seat_id,
-            status=row.status,
-            vault_address=_vault_of(row, runtime),
-            operations=tuple(
-                OperationView(
-                    op.operation_id, op.kind, op.status, op.error_code, op.error_message,
-                    op.created_at, op.updated_at,
-                )
-                for op in operations
-            ),
-            claim_signer_ready=claim_signer_ready(settings),
-            lifecycle=tuple(
-                LifecycleEvent(
-                    e.from_status, e.to_status, e.actor, e.created_at, e.reason, dict(e.evidence)
-                )
-                for e in events
-            ),
-        )
-
-
-def claim_signer_ready(settings: Settings) -> bool:
-    """Whether sponsored claims can be signed here: an owner key, and OWNER_SEND mode.
-
-    Whether each vault has granted that signer is an on-chain question answered later.
-    """
-    return settings.owner_private_key is not None and settings.operation_mode == "OWNER_SEND"
 
 
 # ---- enrollment ---------------------------------------------------------------------------
@@ -209,9 +113,9 @@ async def _enroll(
     async with uow_factory() as uow:
         if await uow.session.get(UsedJwtIdRow, jti) is not None:
             raise _replayed()
-        row = await _owned_seat(uow, seat_id, claims)
+        row = await owned_seat(uow, seat_id, claims)
         beneficiary = checked_beneficiary(request.beneficiary_address)
-        vault = _predicted_vault(seat_id, runtime)
+        vault = predicted_vault(seat_id, runtime)
         deposit = verify_deposit_data(
             request.deposit_data,
             expected_withdrawal_credentials=withdrawal_credentials(vault),
@@ -221,7 +125,7 @@ async def _enroll(
         if _same_enrollment(row, beneficiary, vault, entry):
             await _mark_jti_used(uow.session, jti, claims, now)
             await uow.commit()
-            return EnrollmentResult(_view(row, runtime), created=False)
+            return EnrollmentResult(seat_view(row, runtime), created=False)
 
         actor = Actor(ActorKind.OPERATOR, claims.operator_id)
         seat = await uow.seats.load(seat_id)
@@ -252,7 +156,7 @@ async def _enroll(
             },
         )
         await uow.commit()
-        return EnrollmentResult(_view(row, runtime), created=True)
+        return EnrollmentResult(seat_view(row, runtime), created=True)
 
 
 def checked_beneficiary(value: str) -> Address:
@@ -309,42 +213,6 @@ def _replayed() -> AuthenticationFailed:
     )
 
 
-async def _owned_seat(uow: SqlUnitOfWork, seat_id: str, claims: OperatorClaims) -> SeatRow:
-    row = await uow.seats.get(seat_id)
-    if row is None or row.operator_id != claims.operator_id:
-        raise NotFound(
-            f"seat {seat_id} not found for operator {claims.operator_id}",
-            code=SEAT_NOT_FOUND, data={"seat_id": seat_id},
-        )
-    return row
-
-
-def _predicted_vault(seat_id: str, runtime: RuntimeConfig) -> Address:
-    return predict_vault_address(
-        runtime.vault_factory_address, seat_id, runtime.vault_init_code_hash
-    )
-
-
-def _vault_of(row: SeatRow, runtime: RuntimeConfig) -> Address:
-    """The vault recorded at enrollment (deposit data was checked against it), else predicted."""
-    if row.vault_address is not None:
-        return Address(row.vault_address)
-    return _predicted_vault(row.seat_id, runtime)
-
-
-def _view(row: SeatRow, runtime: RuntimeConfig) -> SeatView:
-    vault = _vault_of(row, runtime)
-    return SeatView(
-        seat_id=row.seat_id,
-        operator_id=row.operator_id,
-        status=row.status,
-        vault_address=vault,
-        withdrawal_credentials="0x" + withdrawal_credentials(vault).hex(),
-        beneficiary_address=row.beneficiary_address,
-        validator_pubkey=row.validator_pubkey,
-    )
-
-
 def _same_enrollment(row: SeatRow, beneficiary: str, vault: str, entry: dict[str, Any]) -> bool:
     return (
         row.status == SeatStatus.ENROLLED
@@ -355,21 +223,16 @@ def _same_enrollment(row: SeatRow, beneficiary: str, vault: str, entry: dict[str
 
 
 async def _refuse_known_pubkey(uow: SqlUnitOfWork, seat_id: str, pubkey: bytes) -> None:
-    deposited = await uow.session.execute(
-        select(ElDepositRow.block_number, ElDepositRow.tx_hash)
-        .where(ElDepositRow.pubkey == pubkey)
-        .order_by(ElDepositRow.block_number)
-        .limit(1)
-    )
-    first = deposited.first()
+    deposited = await uow.deposits.for_pubkeys([pubkey])
     shown = "0x" + pubkey.hex()
-    if first is not None:
+    if deposited:
+        first = deposited[0]
         raise Conflict(
-            f"validator pubkey {shown} was already deposited on chain (block {first[0]},"
-            f" tx 0x{first[1].hex()}); a validator key can be enrolled only before its first"
-            " deposit: generate a new key",
+            f"validator pubkey {shown} was already deposited on chain (block"
+            f" {first.block_number}, tx {first.tx_hash}); a validator key can be enrolled only"
+            " before its first deposit: generate a new key",
             code=PUBKEY_ALREADY_DEPOSITED,
-            data={"pubkey": shown, "block_number": first[0]},
+            data={"pubkey": shown, "block_number": first.block_number},
         )
     others = [s for s in await uow.seats.find_by_pubkeys([shown]) if s.seat_id != seat_id]
     if others:
@@ -456,14 +319,3 @@ async def _queue_operations(
         rows.append(row)
     return rows
 
-
-_KIND_ORDER = {kind.value: index for index, kind in enumerate(OperationKind)}
-
-
-async def _operations_of(session: AsyncSession, seat_id: str) -> list[OperationRow]:
-    """Oldest first; operations queued together appear in execution order."""
-    result = await session.execute(select(OperationRow).where(OperationRow.seat_id == seat_id))
-    return sorted(
-        result.scalars(),
-        key=lambda op: (op.created_at, _KIND_ORDER.get(op.kind, len(_KIND_ORDER)), op.operation_id),
-    )

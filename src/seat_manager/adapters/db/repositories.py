@@ -16,6 +16,7 @@ from seat_manager.adapters.db.tables import (
     WatcherStateRow,
 )
 from seat_manager.domain.errors import Conflict, NotFound
+from seat_manager.domain.operations import OperationKind
 from seat_manager.domain.seats import (
     Actor,
     Seat,
@@ -24,6 +25,8 @@ from seat_manager.domain.seats import (
     SeatTransitioned,
 )
 from seat_manager.domain.types import OperatorId, SeatId
+
+_KIND_ORDER = {kind.value: index for index, kind in enumerate(OperationKind)}
 
 
 class StaleSeat(Conflict):
@@ -125,6 +128,19 @@ class SeatRepository:
 class OperationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def list_for_seat(self, seat_id: str) -> list[OperationRow]:
+        """The seat's operations, oldest first; operations queued together appear in
+        execution order (the order of ``OperationKind``)."""
+        result = await self._session.execute(
+            select(OperationRow).where(OperationRow.seat_id == seat_id)
+        )
+        return sorted(
+            result.scalars(),
+            key=lambda op: (
+                op.created_at, _KIND_ORDER.get(op.kind, len(_KIND_ORDER)), op.operation_id
+            ),
+        )
 
     async def count_by_status(self) -> dict[str, int]:
         result = await self._session.execute(

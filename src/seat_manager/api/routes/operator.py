@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from seat_manager.api.deps import ContainerDep, OperatorDep
 from seat_manager.api.errors import error_body
 from seat_manager.api.schemas_operator import EnrollmentIn, ErrorOut, SeatOut, SeatStatusOut
-from seat_manager.services import enrollment
+from seat_manager.services import enrollment, seat_views
 from seat_manager.services.operator_auth import AuthenticationFailed
 
 log = logging.getLogger("seat_manager.api.operator")
@@ -70,7 +70,7 @@ router = APIRouter(
 @router.get("/{seat_id}", response_model=SeatOut)
 async def get_seat(seat_id: SeatIdPath, operator: OperatorDep, container: ContainerDep) -> SeatOut:
     """The seat, its predicted vault and the withdrawal credentials to sign deposits with."""
-    view = await enrollment.read_seat(container.uow, container.settings, operator, seat_id)
+    view = await seat_views.read_seat(container.uow, container.settings, operator, seat_id)
     return SeatOut.of(view)
 
 
@@ -121,7 +121,7 @@ async def get_seat_status(
 ) -> SeatStatusOut:
     """Status, queued/finished operations with their errors, claim signer readiness and
     the lifecycle evidence (every transition with its actor and evidence)."""
-    view = await enrollment.read_seat_status(
+    view = await seat_views.read_seat_status(
         container.uow, container.settings, operator, seat_id
     )
     return SeatStatusOut.of(view)
