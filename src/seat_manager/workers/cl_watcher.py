@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
 from seat_manager.adapters.beacon import (
     BeaconError,
     HeadHeader,
@@ -42,7 +40,7 @@ from seat_manager.adapters.beacon import (
     Validator,
 )
 from seat_manager.adapters.db.cl_seats import WATCHED_STATUSES, WatchedSeat, list_watched_seats
-from seat_manager.adapters.db.repositories import StaleSeat, WatcherStateRepository
+from seat_manager.adapters.db.repositories import StaleSeat
 from seat_manager.adapters.db.tables import SeatRow
 from seat_manager.adapters.db.uow import SqlUnitOfWork, UnitOfWorkFactory
 from seat_manager.domain.errors import SeatManagerError
@@ -159,7 +157,6 @@ class ClWatcher:
         if batch_size <= 0:
             raise ValueError("batch_size must be positive")
         self._uow = uow_factory
-        self._sessions = async_sessionmaker(uow_factory.engine, expire_on_commit=False)
         self._beacon = beacon
         self._batch_size = batch_size
         self._metrics = metrics
@@ -229,9 +226,9 @@ class ClWatcher:
         )
 
     async def _watched(self) -> tuple[list[WatchedSeat], int | None]:
-        async with self._sessions() as session:
-            seats = await list_watched_seats(session)
-            raw = await WatcherStateRepository(session).get(HEAD_SLOT_KEY)
+        async with self._uow() as uow:
+            seats = await list_watched_seats(uow.session)
+            raw = await uow.watcher_state.get(HEAD_SLOT_KEY)
         return seats, int(raw) if raw is not None and raw.isdigit() else None
 
     async def _apply(
