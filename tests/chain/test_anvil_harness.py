@@ -7,13 +7,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from seat_manager.devnet import anvil as devnet_anvil
 from tests.support import anvil as harness
 
 
 def test_missing_anvil_fails_loudly_telling_to_run_make_setup(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(harness, "ANVIL_SHIM", tmp_path / "node_modules" / ".bin" / "anvil")
+    monkeypatch.setattr(devnet_anvil, "REPO_ROOT", tmp_path)  # no node_modules there
     with pytest.raises(harness.AnvilMissing, match="make setup"):
         harness.Anvil.start()
 

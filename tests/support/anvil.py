@@ -31,8 +31,10 @@ import httpx
 from web3 import Web3
 from web3.contract import Contract
 
+from seat_manager.devnet.anvil import anvil_binary as devnet_anvil_binary
+from seat_manager.domain.errors import ConfigurationError
+
 REPO = Path(__file__).resolve().parents[2]
-ANVIL_SHIM = REPO / "node_modules" / ".bin" / "anvil"
 ARTIFACTS = REPO / "contracts" / "out"
 
 CHAIN_ID = 31337
@@ -65,17 +67,11 @@ class AnvilMissing(RuntimeError):
 
 
 def anvil_binary() -> Path:
-    """The platform anvil binary from node_modules, or a loud error saying what to run."""
-    if not ANVIL_SHIM.exists():
-        raise AnvilMissing(
-            f"{ANVIL_SHIM} is missing: run `make setup` (installs @foundry-rs/anvil from npm)"
-        )
-    candidates = sorted((REPO / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil"))
-    if not candidates:
-        raise AnvilMissing(
-            "no platform anvil binary under node_modules/@foundry-rs: run `make setup`"
-        )
-    return candidates[0]
+    """The platform anvil binary from node_modules (the one `seat-manager dev` runs)."""
+    try:
+        return devnet_anvil_binary()
+    except ConfigurationError as exc:
+        raise AnvilMissing(exc.message) from None
 
 
 _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,15 +25,15 @@ DEV_ACCOUNT_KEYS = (
 
 
 def anvil_binary() -> Path:
-    """The platform binary itself, so that a signal reaches anvil and not a node wrapper."""
-    platform_dirs = sorted((REPO_ROOT / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil"))
-    for candidate in [*platform_dirs, REPO_ROOT / "node_modules" / ".bin" / "anvil"]:
-        if candidate.exists():
-            return candidate
-    found = shutil.which("anvil")
-    if found:
-        return Path(found)
-    raise ConfigurationError("anvil is not installed: run `make setup` (npm ci) first")
+    """The platform binary itself (not the node wrapper), so a signal reaches anvil."""
+    modules = REPO_ROOT / "node_modules" / "@foundry-rs"
+    candidates = sorted(modules.glob("anvil-*/bin/anvil"))
+    if not candidates:
+        raise ConfigurationError(
+            f"anvil is not installed under {modules}: run `make setup`"
+            " (installs @foundry-rs/anvil from npm)"
+        )
+    return candidates[0]
 
 
 def free_port() -> int:
