@@ -76,9 +76,9 @@ def head_revision() -> str:
 
 
 def all_revisions() -> list[str]:
-    from seat_manager.adapters.db.migrator import script_directory
+    from seat_manager.adapters.db.migrator import linear_history
 
-    return [rev.revision for rev in reversed(list(script_directory().walk_revisions()))]
+    return linear_history()
 
 
 def _async_url(env: dict[str, str]) -> str:

@@ -47,7 +47,7 @@ async def run_migrate(target: str | None, check: bool) -> int:
             steps = await migrator.migrate(container.engine, target or "head")
         except migrator.UnknownRevision as exc:
             raise ConfigurationError(
-                f"{exc}; known revisions: {', '.join(known_revisions())}, base"
+                f"{exc}; known revisions: {', '.join(migrator.linear_history())}, base"
             ) from None
         if not steps:
             announce("No pending migrations to apply.")
@@ -60,7 +60,3 @@ async def run_migrate(target: str | None, check: bool) -> int:
         return 0
     finally:
         await container.close()
-
-
-def known_revisions() -> list[str]:
-    return [rev.revision for rev in reversed(list(migrator.script_directory().walk_revisions()))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -90,7 +90,7 @@ async def schema_state(engine: AsyncEngine) -> SchemaState:
 class MigrationStep:
     revision: str
     description: str
-    direction: str  # "upgrade" | "downgrade"
+    direction: Literal["upgrade", "downgrade"]
 
 
 def _describe(revision: str) -> str:
@@ -98,39 +98,34 @@ def _describe(revision: str) -> str:
     return (script.doc or "").strip().splitlines()[0] if script and script.doc else ""
 
 
+def linear_history() -> list[str]:
+    """Revisions from the first to head (the history has no branches)."""
+    return [rev.revision for rev in reversed(list(script_directory().walk_revisions()))]
+
+
 def _migrate(conn: Connection, target: str) -> list[MigrationStep]:
-    scripts = script_directory()
+    history = linear_history()
+    position = {revision: index for index, revision in enumerate(history)}
+    position[BASE] = -1
+    position["head"] = len(history) - 1
+    if target not in position:
+        raise UnknownRevision(f"unknown migration revision {target!r}")
     current = _current(conn)
-    if target not in (BASE, "head"):
-        try:
-            if scripts.get_revision(target) is None:
-                raise UnknownRevision(target)
-        except Exception as exc:
-            raise UnknownRevision(f"unknown migration revision {target!r}") from exc
-    head = scripts.get_current_head()
-    target_rev = head if target == "head" else target
-    assert target_rev is not None
+    here = position[current] if current else -1
+    there = position[target]
     cfg = alembic_config()
     cfg.attributes["connection"] = conn
-    below_current = {
-        rev.revision for rev in scripts.iterate_revisions(current, BASE)
-    } if current else set()
-    if target_rev == current:
-        return []
-    if target_rev == BASE or target_rev in below_current:
+    if there > here:
+        steps = [MigrationStep(r, _describe(r), "upgrade") for r in history[here + 1 : there + 1]]
+        command.upgrade(cfg, history[there])
+    elif there < here:
         steps = [
-            MigrationStep(rev.revision, _describe(rev.revision), "downgrade")
-            for rev in scripts.iterate_revisions(current, target_rev)
+            MigrationStep(r, _describe(r), "downgrade")
+            for r in reversed(history[there + 1 : here + 1])
         ]
-        if target_rev != BASE:
-            steps = [s for s in steps if s.revision != target_rev]
-        command.downgrade(cfg, target_rev)
-        return steps
-    steps = [
-        MigrationStep(rev.revision, _describe(rev.revision), "upgrade")
-        for rev in reversed(list(scripts.iterate_revisions(target_rev, current)))
-    ]
-    command.upgrade(cfg, target_rev)
+        command.downgrade(cfg, history[there] if there >= 0 else BASE)
+    else:
+        steps = []
     return steps
 
 
