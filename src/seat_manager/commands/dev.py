@@ -117,9 +117,9 @@ def _print_instructions(base_url: str, settings: Any, keys: Any, workdir: Path) 
         withdrawal_credentials(vault),
         bytes.fromhex(DEV_FORK_VERSION),
     )
-    from eth_account import Account
+    from seat_manager.adapters.chain.signer import LocalSigner
 
-    beneficiary = Account.from_key(DEV_ACCOUNT_KEYS[1]).address
+    beneficiary = LocalSigner(DEV_ACCOUNT_KEYS[1]).address
     body = workdir / f"enroll-{seat_id}.json"
     body.write_text(json.dumps({"beneficiary_address": beneficiary, "deposit_data": entry}))
     token = keys.operator_token(operator_id, settings.enrollment_jwt_audience)

@@ -37,10 +37,12 @@ def _service_handler(name: str, *, api: bool, watch: bool) -> Any:
 
 
 def signer_address(settings: Settings) -> str | None:
-    from eth_account import Account  # imported here: slow to import, needed only with a key
+    """The owner signer's address (never the key); None without a key."""
+    if settings.owner_private_key is None:
+        return None
+    from seat_manager.adapters.chain.signer import LocalSigner  # slow import, only with a key
 
-    key = settings.owner_private_key
-    return None if key is None else str(Account.from_key(key.get_secret_value()).address)
+    return LocalSigner.from_settings(settings).address
 
 
 def _show(value: object, unset: str = "never") -> str:
