@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-
 from seat_manager.adapters.chain.plans import PayloadInvalid, PlanConfig, build_plan
 from seat_manager.adapters.chain.proposal_effects import ChainEffects
 from seat_manager.adapters.chain.rpc import RpcClient
+from seat_manager.adapters.db import proposals
 from seat_manager.adapters.db.queue import ClaimedOperation
 from seat_manager.adapters.db.tables import OperationRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
@@ -39,7 +38,6 @@ from seat_manager.domain.types import OperationId, SeatId
 log = logging.getLogger("seat_manager.proposals")
 
 DEFAULT_BATCH_SIZE = 100
-_PROPOSED = OperationStatus.PROPOSED.value
 
 
 @dataclass(frozen=True)
@@ -93,13 +91,8 @@ class ProposalWatcher:
     async def run_cycle(self, now: datetime) -> ProposalCycleResult:
         """Check every proposed operation (oldest first, up to the batch size) once."""
         async with self._uow() as uow:
-            result = await uow.session.execute(
-                select(OperationRow)
-                .where(OperationRow.status == _PROPOSED)
-                .order_by(OperationRow.updated_at, OperationRow.operation_id)
-                .limit(self._batch_size)
-            )
-            rows = [_snapshot(row) for row in result.scalars()]
+            found = await proposals.proposed_operations(uow.session, self._batch_size)
+            rows = [_snapshot(row) for row in found]
         succeeded: list[str] = []
         pending = unreadable = 0
         for op, proposal in rows:
@@ -127,21 +120,7 @@ class ProposalWatcher:
         )
         domain.succeed(current, actor=self._actor, evidence=evidence, now=now)
         async with self._uow() as uow:
-            moved = await uow.session.execute(
-                update(OperationRow)
-                .where(
-                    OperationRow.operation_id == op.operation_id,
-                    OperationRow.status == _PROPOSED,
-                )
-                .values(
-                    status=OperationStatus.SUCCEEDED.value,
-                    error_code=None,
-                    error_message=None,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
+            if not await proposals.mark_proposed_succeeded(uow.session, op.operation_id, now):
                 log.info("operation %s left proposed meanwhile; not marked", op.operation_id)
                 return False
             uow.audit.record(

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from eth_abi.abi import decode
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seat_manager.adapters.chain import contracts
@@ -36,7 +35,6 @@ from seat_manager.adapters.chain.results import ExecutionResult, Failed, Wait
 from seat_manager.adapters.chain.rpc import RpcClient
 from seat_manager.adapters.db import deposit_guard
 from seat_manager.adapters.db.queue import ClaimedOperation
-from seat_manager.adapters.db.tables import SeatRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
 from seat_manager.domain.policy import (
     RESERVE_COVERAGE_LIMIT_EXCEEDED,
@@ -138,9 +136,7 @@ class DepositGuards:
                     seen.amount_gwei,
                     "indexed",
                 )
-            status = (
-                await session.execute(select(SeatRow.status).where(SeatRow.seat_id == op.seat_id))
-            ).scalar_one_or_none()
+            status = await deposit_guard.seat_status(session, op.seat_id)
             if status != SeatStatus.ENROLLED.value:
                 return Failed(
                     SEAT_NOT_DEPOSITABLE,

@@ -40,14 +40,11 @@ operation, chain id) and the batch file: no nonce, no hash, and the note says so
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from eth_abi.abi import decode
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
-from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seat_manager.adapters.chain import contracts, safe
@@ -65,100 +62,19 @@ from seat_manager.adapters.chain.results import (
     Succeeded,
 )
 from seat_manager.adapters.chain.rpc import RpcClient
-from seat_manager.adapters.db import deposit_guard
+from seat_manager.adapters.db import deposit_guard, proposals
 from seat_manager.adapters.db.queue import ClaimedOperation
-from seat_manager.adapters.db.tables import OperationRow, SeatRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
-from seat_manager.domain.operations import LIVE_STATUSES, OperationKind, OperationStatus
+from seat_manager.domain.operations import OperationKind
 from seat_manager.domain.policy import (
     RESERVE_COVERAGE_LIMIT_EXCEEDED,
     reserve_coverage,
 )
-from seat_manager.domain.seats import SeatStatus
 
 SAFE_NOT_OWNER = "SAFE_NOT_FACTORY_OWNER"
 SAFE_NOT_A_SAFE = "SAFE_NOT_A_SAFE"
 SIMULATION_REVERTED = "SIMULATION_REVERTED"
 VAULT_NOT_DEPLOYED = "VAULT_NOT_DEPLOYED"
-_LIVE = [status.value for status in LIVE_STATUSES]
-
-
-# ---- the store side: one proposal per Safe nonce -------------------------------------------
-
-
-async def lock_proposals(session: AsyncSession, safe_address: str | None) -> None:
-    """Serialise proposal writing per Safe until the transaction ends (PostgreSQL)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return  # SQLite: this transaction began with BEGIN IMMEDIATE (engine.py)
-    seed = f"seat-manager:proposals:{(safe_address or 'none').lower()}"
-    key = int.from_bytes(keccak(text=seed)[:8], "big", signed=True)
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-
-
-def _same_safe(proposal: Any, safe_address: str, chain_id: int) -> bool:
-    return (
-        isinstance(proposal, Mapping)
-        and isinstance(proposal.get("safe_nonce"), int)
-        and str(proposal.get("safe_address", "")).lower() == safe_address.lower()
-        and proposal.get("chain_id") == chain_id
-    )
-
-
-async def nonces_in_use(
-    session: AsyncSession, safe_address: str, chain_id: int, operation_id: str
-) -> tuple[int | None, frozenset[int]]:
-    """(this operation's stored Safe nonce, the nonces other live proposals hold)."""
-    result = await session.execute(
-        select(OperationRow.operation_id, OperationRow.status, OperationRow.proposal).where(
-            OperationRow.proposal.is_not(None),
-            or_(OperationRow.status.in_(_LIVE), OperationRow.operation_id == operation_id),
-        )
-    )
-    previous: int | None = None
-    taken: set[int] = set()
-    for row_id, status, proposal in result.all():
-        if not _same_safe(proposal, safe_address, chain_id):
-            continue
-        if row_id == operation_id:
-            previous = int(proposal["safe_nonce"])
-        elif status in _LIVE:
-            taken.add(int(proposal["safe_nonce"]))
-    return previous, frozenset(taken)
-
-
-async def store_proposal(
-    session: AsyncSession, op: ClaimedOperation, proposal: dict[str, Any], now: datetime
-) -> bool:
-    """Write the proposal on the operation while its lease is still ours."""
-    result = await session.execute(
-        update(OperationRow)
-        .where(
-            OperationRow.operation_id == op.operation_id,
-            OperationRow.lease_owner == op.lease_owner,
-            OperationRow.status == OperationStatus.PROCESSING.value,
-        )
-        .values(proposal=proposal, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
-async def deposits_proposed(session: AsyncSession, excluding: str) -> int:
-    """Live DEPOSIT proposals for seats still ENROLLED: 32 ETH each that a signature away
-    from leaving, which `principal_at_risk` (signed transactions only) does not count."""
-    result = await session.execute(
-        select(OperationRow.operation_id).where(
-            OperationRow.kind == OperationKind.DEPOSIT.value,
-            OperationRow.status.in_(_LIVE),
-            OperationRow.proposal.is_not(None),
-            OperationRow.tx_hash.is_(None),
-            OperationRow.operation_id != excluding,
-            OperationRow.seat_id.in_(
-                select(SeatRow.seat_id).where(SeatRow.status == SeatStatus.ENROLLED.value)
-            ),
-        )
-    )
-    return len(result.all())
 
 
 # ---- the executor ----------------------------------------------------------------------------
@@ -249,14 +165,14 @@ class ProposeExecutor:
         now = self._clock()
         async with self._uow() as uow:
             session = uow.session
-            await lock_proposals(session, self._safe)
+            await proposals.lock_proposals(session, self._safe)
             if guarded is not None:
                 refused = await self._deposit_checks(session, op, guarded)
                 if refused is not None:
                     return refused
             nonce: int | None = None
             if self._safe is not None and safe_nonce is not None:  # both or neither
-                previous, taken = await nonces_in_use(
+                previous, taken = await proposals.nonces_in_use(
                     session, self._safe, self._config.chain_id, op.operation_id
                 )
                 nonce = safe.choose_safe_nonce(
@@ -277,7 +193,7 @@ class ProposeExecutor:
                 kind=op.kind.value,
                 seat_id=op.seat_id,
             )
-            if not await store_proposal(session, op, proposal, now):
+            if not await proposals.store_proposal(session, op, proposal, now):
                 return Abandoned(f"lease on {op.operation_id} lost before the proposal was stored")
             await uow.commit()
         return Proposed(proposal)
@@ -302,7 +218,7 @@ class ProposeExecutor:
         at_risk = await deposit_guard.principal_at_risk(
             session, excluding_operation=op.operation_id
         )
-        proposed = await deposits_proposed(session, op.operation_id)
+        proposed = await proposals.deposits_proposed(session, op.operation_id)
         coverage = reserve_coverage(
             seats_at_risk=at_risk.seats_at_risk,
             deposits_in_flight=at_risk.deposits_in_flight + proposed,

@@ -32,6 +32,12 @@ async def last_scanned_block(session: AsyncSession) -> int | None:
         return None
 
 
+async def seat_status(session: AsyncSession, seat_id: str) -> str | None:
+    """The seat's stored status value, or None when there is no such seat."""
+    result = await session.execute(select(SeatRow.status).where(SeatRow.seat_id == seat_id))
+    return result.scalar_one_or_none()
+
+
 @dataclass(frozen=True)
 class SeenDeposit:
     block_number: int
