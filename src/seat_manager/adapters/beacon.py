@@ -76,8 +76,12 @@ class BeaconHttpError(BeaconError):
     def __init__(self, label: str, endpoint: str, status: int, node_message: str) -> None:
         super().__init__(
             f"{label}: HTTP {status} from {endpoint}: {node_message}",
-            data={"request": label, "endpoint": endpoint, "status": status,
-                  "node_message": node_message},
+            data={
+                "request": label,
+                "endpoint": endpoint,
+                "status": status,
+                "node_message": node_message,
+            },
         )
         self.status = status
         self.node_message = node_message
@@ -308,8 +312,9 @@ class BeaconClient:
                 if exc.status not in POST_UNSUPPORTED_STATUS:
                     raise
         answers = [
-            await self._get(f"{path}?id={','.join(batch[i : i + GET_MAX_IDS])}",
-                            "validators", StateValidators)
+            await self._get(
+                f"{path}?id={','.join(batch[i : i + GET_MAX_IDS])}", "validators", StateValidators
+            )
             for i in range(0, len(batch), GET_MAX_IDS)
         ]
         self._use_get = True

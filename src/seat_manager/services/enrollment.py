@@ -94,7 +94,10 @@ async def enroll(
     except SeatManagerError as exc:
         log.warning(
             "enrollment refused seat=%s operator=%s code=%s: %s",
-            seat_id, claims.operator_id, exc.code, exc.message,
+            seat_id,
+            claims.operator_id,
+            exc.code,
+            exc.message,
         )
         raise
 
@@ -130,9 +133,15 @@ async def _enroll(
         actor = Actor(ActorKind.OPERATOR, claims.operator_id)
         seat = await uow.seats.load(seat_id)
         _, event = transition(
-            seat, SeatStatus.ENROLLED, actor=actor, now=now,
-            evidence={"jti": jti, "pubkey": entry["pubkey"],
-                      "deposit_data_root": entry["deposit_data_root"]},
+            seat,
+            SeatStatus.ENROLLED,
+            actor=actor,
+            now=now,
+            evidence={
+                "jti": jti,
+                "pubkey": entry["pubkey"],
+                "deposit_data_root": entry["deposit_data_root"],
+            },
         )
         await _refuse_known_pubkey(uow, seat_id, deposit.pubkey)
 
@@ -147,10 +156,17 @@ async def _enroll(
             uow.session, settings, runtime, seat_id, vault, beneficiary, deposit, now
         )
         uow.audit.record(
-            "seat.enrolled", actor=str(actor), now=now, subject_type="seat", subject_id=seat_id,
+            "seat.enrolled",
+            actor=str(actor),
+            now=now,
+            subject_type="seat",
+            subject_id=seat_id,
             data={
-                "operator_id": claims.operator_id, "jti": jti, "pubkey": entry["pubkey"],
-                "deposit_data_root": entry["deposit_data_root"], "vault_address": vault,
+                "operator_id": claims.operator_id,
+                "jti": jti,
+                "pubkey": entry["pubkey"],
+                "deposit_data_root": entry["deposit_data_root"],
+                "vault_address": vault,
                 "beneficiary_address": beneficiary,
                 "operations": {op.kind: op.operation_id for op in operations},
             },
@@ -174,7 +190,8 @@ def checked_beneficiary(value: str) -> Address:
     else:
         return Address(value)
     raise ValidationFailed(
-        f"beneficiary_address {reason}", code=BENEFICIARY_ADDRESS_INVALID,
+        f"beneficiary_address {reason}",
+        code=BENEFICIARY_ADDRESS_INVALID,
         data={"field": "beneficiary_address"},
     )
 
@@ -200,7 +217,8 @@ def _required_jti(claims: OperatorClaims) -> str:
     if claims.jti is None:
         raise AuthenticationFailed(
             "an enrollment token must carry a 'jti' claim (it is used once)",
-            code=AUTH_CLAIM_MISSING, data={"claim": "jti"},
+            code=AUTH_CLAIM_MISSING,
+            data={"claim": "jti"},
         )
     return claims.jti
 
@@ -244,7 +262,8 @@ def _pubkey_enrolled(pubkey: str) -> Conflict:
     # The other seat is not named: it may belong to another operator.
     return Conflict(
         f"validator pubkey {pubkey} is already enrolled on another seat",
-        code=PUBKEY_ALREADY_ENROLLED, data={"pubkey": pubkey},
+        code=PUBKEY_ALREADY_ENROLLED,
+        data={"pubkey": pubkey},
     )
 
 
@@ -255,7 +274,9 @@ async def _mark_jti_used(
     key) rather than after it did its work."""
     session.add(
         UsedJwtIdRow(
-            jti=jti, operator_id=claims.operator_id, expires_at=claims.accepted_until,
+            jti=jti,
+            operator_id=claims.operator_id,
+            expires_at=claims.accepted_until,
             used_at=now,
         )
     )
@@ -287,35 +308,45 @@ async def _queue_operations(
 ) -> list[OperationRow]:
     """The on-chain work enrollment starts; payloads are what the worker executes."""
     payloads: list[tuple[OperationKind, dict[str, Any]]] = [
-        (OperationKind.DEPLOY_VAULT, {
-            "seat_id": seat_id,
-            "vault_address": vault,
-            "beneficiary_address": beneficiary,
-            "principal_destination_address": runtime.principal_destination_address,
-        }),
-        (OperationKind.DEPOSIT, {
-            "seat_id": seat_id,
-            "vault_address": vault,
-            "pubkey": "0x" + deposit.pubkey.hex(),
-            "withdrawal_credentials": "0x" + deposit.withdrawal_credentials.hex(),
-            "signature": "0x" + deposit.signature.hex(),
-            "deposit_data_root": "0x" + deposit.deposit_data_root.hex(),
-            "amount_gwei": int(deposit.amount),
-        }),
+        (
+            OperationKind.DEPLOY_VAULT,
+            {
+                "seat_id": seat_id,
+                "vault_address": vault,
+                "beneficiary_address": beneficiary,
+                "principal_destination_address": runtime.principal_destination_address,
+            },
+        ),
+        (
+            OperationKind.DEPOSIT,
+            {
+                "seat_id": seat_id,
+                "vault_address": vault,
+                "pubkey": "0x" + deposit.pubkey.hex(),
+                "withdrawal_credentials": "0x" + deposit.withdrawal_credentials.hex(),
+                "signature": "0x" + deposit.signature.hex(),
+                "deposit_data_root": "0x" + deposit.deposit_data_root.hex(),
+                "amount_gwei": int(deposit.amount),
+            },
+        ),
     ]
     if settings.owner_private_key is not None:
         expires_at = settings.claim_executor_grant_expires_at_unix or int(
             (now + DEFAULT_GRANT_LIFETIME).timestamp()
         )
-        payloads.append((OperationKind.GRANT_CLAIM_EXECUTOR, {
-            "seat_id": seat_id,
-            "vault_address": vault,
-            "executor": LocalSigner(settings.owner_private_key).address,
-            "expires_at": expires_at,
-        }))
+        payloads.append(
+            (
+                OperationKind.GRANT_CLAIM_EXECUTOR,
+                {
+                    "seat_id": seat_id,
+                    "vault_address": vault,
+                    "executor": LocalSigner(settings.owner_private_key).address,
+                    "expires_at": expires_at,
+                },
+            )
+        )
     rows = []
     for kind, payload in payloads:
         row, _ = await queue.enqueue(session, seat_id, kind, payload, now)
         rows.append(row)
     return rows
-

@@ -166,9 +166,7 @@ def _from_pyjwt(exc: jwt_errors.PyJWTError) -> AuthenticationFailed:
     if isinstance(exc, jwt_errors.ExpiredSignatureError):
         return AuthenticationFailed("the token has expired", code=AUTH_EXPIRED)
     if isinstance(exc, jwt_errors.ImmatureSignatureError):
-        return AuthenticationFailed(
-            f"the token is not valid yet ({exc})", code=AUTH_NOT_YET_VALID
-        )
+        return AuthenticationFailed(f"the token is not valid yet ({exc})", code=AUTH_NOT_YET_VALID)
     if isinstance(exc, jwt_errors.InvalidAudienceError):
         return AuthenticationFailed(
             "the token is not addressed to this service (aud)", code=AUTH_WRONG_AUDIENCE

@@ -90,8 +90,13 @@ async def read_seat_status(
             vault_address=_vault_of(row, runtime),
             operations=tuple(
                 OperationView(
-                    op.operation_id, op.kind, op.status, op.error_code, op.error_message,
-                    op.created_at, op.updated_at,
+                    op.operation_id,
+                    op.kind,
+                    op.status,
+                    op.error_code,
+                    op.error_message,
+                    op.created_at,
+                    op.updated_at,
                 )
                 for op in operations
             ),
@@ -122,7 +127,8 @@ async def owned_seat(uow: SqlUnitOfWork, seat_id: str, claims: OperatorClaims) -
     if row is None or row.operator_id != claims.operator_id:
         raise NotFound(
             f"seat {seat_id} not found for operator {claims.operator_id}",
-            code=SEAT_NOT_FOUND, data={"seat_id": seat_id},
+            code=SEAT_NOT_FOUND,
+            data={"seat_id": seat_id},
         )
     return row
 

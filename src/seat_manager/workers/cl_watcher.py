@@ -248,11 +248,16 @@ class ClWatcher:
             tally.seen[observation.cl_status] += 1
             expected = self._expected_credentials(row)
             decision = decide(
-                status, observation, expected_credentials=expected,
+                status,
+                observation,
+                expected_credentials=expected,
                 known_index=row.validator_index,
             )
             evidence = move_evidence(
-                observation, decision, slot=head.slot, block_root=head.root,
+                observation,
+                decision,
+                slot=head.slot,
+                block_root=head.root,
                 credentials_checked=expected is not None,
             )
             if decision.verdict is Verdict.MOVE:
@@ -357,7 +362,11 @@ async def _move(
     assert decision.target is not None
     seat = await uow.seats.load(row.seat_id)
     _, event = transition(
-        seat, decision.target, actor=CL_ACTOR, now=now, evidence=evidence,
+        seat,
+        decision.target,
+        actor=CL_ACTOR,
+        now=now,
+        evidence=evidence,
         reason=decision.detail or None,
     )
     try:
@@ -367,8 +376,13 @@ async def _move(
         return False
     anomaly = decision.anomaly.value if decision.anomaly else None
     uow.audit.record(
-        MOVED_EVENT, actor=str(CL_ACTOR), now=now, subject_type="seat",
-        subject_id=row.seat_id, reason_code=anomaly, note=decision.detail or None,
+        MOVED_EVENT,
+        actor=str(CL_ACTOR),
+        now=now,
+        subject_type="seat",
+        subject_id=row.seat_id,
+        reason_code=anomaly,
+        note=decision.detail or None,
         data={"from": status.value, "to": decision.target.value, "evidence": evidence},
     )
     tally.moves.append(ClMove(row.seat_id, status, decision.target, anomaly))
@@ -391,13 +405,16 @@ def _flag(
     new = observation.cl_status != row.cl_status
     if new:
         uow.audit.record(
-            ANOMALY_EVENT, actor=str(CL_ACTOR), now=now, subject_type="seat",
-            subject_id=row.seat_id, reason_code=decision.anomaly.value, note=decision.detail,
+            ANOMALY_EVENT,
+            actor=str(CL_ACTOR),
+            now=now,
+            subject_type="seat",
+            subject_id=row.seat_id,
+            reason_code=decision.anomaly.value,
+            note=decision.detail,
             data={"status": status.value, "evidence": evidence},
         )
-    tally.flagged.append(
-        ClFlag(row.seat_id, status, decision.anomaly.value, decision.detail, new)
-    )
+    tally.flagged.append(ClFlag(row.seat_id, status, decision.anomaly.value, decision.detail, new))
 
 
 def _update_row(row: SeatRow, observation: ClObservation, now: datetime) -> None:

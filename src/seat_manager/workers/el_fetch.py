@@ -56,6 +56,19 @@ class RangeRead:
         return self.headers[-1][1]
 
 
+@dataclass(frozen=True)
+class RawRange:
+    """One range's batch as the node answered it, before any check: a range may be
+    fetched before the one ahead of it is checked, but is verified only after it."""
+
+    first: int
+    last: int
+    numbers: list[int]
+    logs: Any
+    count_data: Any
+    headers: list[Any]
+
+
 def merge_reads(reads: list[RangeRead]) -> RangeRead:
     """Consecutive reads as one: written together, they commit as one transaction."""
     if len(reads) == 1:
@@ -125,16 +138,8 @@ class RangeReader:
             raise ChainMovedDuringScan(f"block {block} is not on the node", data={"block": block})
         return decode_deposit_count(parse_data(count, "eth_call")), parse_block(header).hash
 
-    async def read(
-        self,
-        first: int,
-        last: int,
-        *,
-        head: int,
-        window: int,
-        cursor_hash: str | None,
-        count_before: int,
-    ) -> RangeRead:
+    async def fetch(self, first: int, last: int, *, head: int, window: int) -> RawRange:
+        """The node's answer for blocks first..last, unchecked (see ``verify``)."""
         numbers = sorted({*range(max(first, head - window), last + 1), last})
         query = {
             "address": self._contract,
@@ -145,11 +150,28 @@ class RangeReader:
         calls: list[Call] = [("eth_getLogs", [query]), self.count_call(last)]
         calls += [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
         logs, count_data, *raw_headers = await self._batch(calls, last)
-        headers = self._headers(numbers, raw_headers, first, cursor_hash)
-        rows = self._rows(logs, first, last, headers)
-        count = decode_deposit_count(parse_data(count_data, "eth_call"))
-        _check_indexes(rows, first, last, count_before, count)
-        return RangeRead(first, last, rows, headers, count)
+        return RawRange(first, last, numbers, logs, count_data, raw_headers)
+
+    def verify(self, raw: RawRange, *, cursor_hash: str | None, count_before: int) -> RangeRead:
+        """``raw`` checked against the block before it (its hash and deposit count)."""
+        headers = self._headers(raw.numbers, raw.headers, raw.first, cursor_hash)
+        rows = self._rows(raw.logs, raw.first, raw.last, headers)
+        count = decode_deposit_count(parse_data(raw.count_data, "eth_call"))
+        _check_indexes(rows, raw.first, raw.last, count_before, count)
+        return RangeRead(raw.first, raw.last, rows, headers, count)
+
+    async def read(
+        self,
+        first: int,
+        last: int,
+        *,
+        head: int,
+        window: int,
+        cursor_hash: str | None,
+        count_before: int,
+    ) -> RangeRead:
+        raw = await self.fetch(first, last, head=head, window=window)
+        return self.verify(raw, cursor_hash=cursor_hash, count_before=count_before)
 
     @staticmethod
     def _headers(

@@ -10,7 +10,8 @@ A cycle (``ElDepositWatcher.run_cycle(now)``) does, in order:
    ``domain.deposit_matching``). If no stored hash is canonical, the reorg is deeper
    than the window: raise ``ReorgTooDeep`` and change nothing.
 2. Scan from the cursor + 1 up to head − confirmations, range by range
-   (``el_fetch.RangeReader``: logs, deposit count and headers in one batch, checked).
+   (``el_fetch.RangeReader``: logs, deposit count and headers in one batch, checked;
+   the next range is asked for while this one is parsed and checked).
    A refused range is retried at half the size; successes double it back.
 3. Record what was read in ONE transaction: new deposits (insert-if-absent), the seat
    moves they cause, the hashes of the blocks to remember, the new cursor and the
@@ -38,8 +39,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from seat_manager.adapters.chain.errors import (
     DepositLogInvalid,
@@ -58,7 +62,13 @@ from seat_manager.workers.el_errors import (
     IndexIncomplete,
     ReorgTooDeep,
 )
-from seat_manager.workers.el_fetch import AdaptiveRange, RangeRead, RangeReader, merge_reads
+from seat_manager.workers.el_fetch import (
+    AdaptiveRange,
+    RangeRead,
+    RangeReader,
+    RawRange,
+    merge_reads,
+)
 from seat_manager.workers.el_metrics import ElWatcherMetrics
 from seat_manager.workers.el_seats import apply_new_deposits, apply_reorg
 from seat_manager.workers.el_state import (
@@ -71,6 +81,9 @@ from seat_manager.workers.el_state import (
 
 READ_AHEAD = 4
 """Ranges read ahead of the writer at most (bounds memory when the store is slow)."""
+
+IN_FLIGHT = 2
+"""Range batches asked of the node at once (see ``_read_ahead``)."""
 
 _CONNECT_FAILURES = frozenset({"ConnectError", "ConnectTimeout"})
 
@@ -311,42 +324,64 @@ class ElDepositWatcher:
         target: int,
         reads: asyncio.Queue[RangeRead | Exception | None],
     ) -> None:
-        """Read consecutive ranges into ``reads``; ends with None, or the error met."""
-        position, count = cursor, 0
+        """Read consecutive ranges into ``reads``; ends with None, or the error met.
+
+        Up to ``IN_FLIGHT`` ranges are asked for at once, so the node prepares the next
+        answer while this one is parsed and checked. Each is verified in order, against
+        the range before it; when one is refused, those asked for after it are dropped
+        and the scan goes on from the last verified block with a smaller range.
+        """
+        position, verified = cursor, 0
+        fetches: deque[asyncio.Task[RawRange]] = deque()
+        planned = position.block  # the last block asked for
         try:
-            while position.block < target and count < self._max_ranges:
-                read = await self._read_next(position, head, target)
+            while True:
+                while (
+                    len(fetches) < IN_FLIGHT
+                    and planned < target
+                    and verified + len(fetches) < self._max_ranges
+                ):
+                    first, planned = planned + 1, min(planned + self._ranges.size, target)
+                    fetches.append(asyncio.create_task(self._fetch(first, planned, head)))
+                if not fetches:
+                    break
+                try:
+                    read = self._verify_range(await fetches[0], position)
+                except Exception as exc:
+                    if not self._shrink(exc):
+                        raise
+                    await _cancel_all(fetches)
+                    planned = position.block
+                    continue
+                fetches.popleft()
                 self._ranges.succeeded()
                 await reads.put(read)
                 position = Cursor.written(read.last, read.last_hash, read.deposit_count)
-                count += 1
+                verified += 1
         except Exception as exc:  # noqa: BLE001 - handed to the writer, which raises it
             await reads.put(exc)
             return
+        finally:
+            await _cancel_all(fetches)
         await reads.put(None)
 
-    async def _read_next(self, cursor: Cursor, head: int, target: int) -> RangeRead:
+    def _fetch(self, first: int, last: int, head: int) -> Coroutine[Any, Any, RawRange]:
+        return self._reader.fetch(first, last, head=head, window=self._window)
+
+    def _verify_range(self, raw: RawRange, cursor: Cursor) -> RangeRead:
         assert cursor.count is not None
-        while True:
-            first = cursor.block + 1
-            last = min(first + self._ranges.size - 1, target)
-            try:
-                return await self._reader.read(
-                    first,
-                    last,
-                    head=head,
-                    window=self._window,
-                    cursor_hash=cursor.hash,
-                    count_before=cursor.count,
-                )
-            except ChainMovedDuringScan:
-                raise
-            except Exception as exc:
-                if not shrinkable(exc) or not self._ranges.refused():
-                    raise
-                if self._metrics is not None:
-                    kind = exc.code if isinstance(exc, SeatManagerError) else type(exc).__name__
-                    self._metrics.range_refusals.labels(kind).inc()
+        return self._reader.verify(raw, cursor_hash=cursor.hash, count_before=cursor.count)
+
+    def _shrink(self, exc: Exception) -> bool:
+        """True when ``exc`` is worth a smaller range, and the range was made smaller."""
+        if isinstance(exc, ChainMovedDuringScan) or not shrinkable(exc):
+            return False
+        if not self._ranges.refused():
+            return False
+        if self._metrics is not None:
+            kind = exc.code if isinstance(exc, SeatManagerError) else type(exc).__name__
+            self._metrics.range_refusals.labels(kind).inc()
+        return True
 
     async def _record(
         self, cursor: Cursor, read: RangeRead, head: int, now: datetime
@@ -357,7 +392,10 @@ class ElDepositWatcher:
             await expect_cursor(uow, cursor)
             known = await uow.deposits.keys_between(read.first, read.last)
             new = [row for row in read.rows if (row[5], row[7]) not in known]
-            inserted = await uow.deposits.insert_rows(new, now)
+            if known:  # a rescan: skip what is there
+                inserted = await uow.deposits.insert_rows(new, now)
+            else:  # a first scan of these blocks, the usual case: a plain bulk append
+                inserted = await uow.deposits.append_rows(new, now)
             # Rows of these blocks now in the table: those found there plus those the
             # database reports inserted; both must add up to the contract's count.
             rows = len(known) + inserted
@@ -384,7 +422,12 @@ class ElDepositWatcher:
                 self._metrics.seats_moved.labels(status.value).inc()
 
 
-async def _discard(task: asyncio.Task[None]) -> None:
+async def _discard(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(BaseException):
         await task
+
+
+async def _cancel_all(tasks: deque[asyncio.Task[RawRange]]) -> None:
+    while tasks:
+        await _discard(tasks.popleft())

@@ -138,7 +138,9 @@ class OperationRepository:
         return sorted(
             result.scalars(),
             key=lambda op: (
-                op.created_at, _KIND_ORDER.get(op.kind, len(_KIND_ORDER)), op.operation_id
+                op.created_at,
+                _KIND_ORDER.get(op.kind, len(_KIND_ORDER)),
+                op.operation_id,
             ),
         )
 

@@ -121,7 +121,5 @@ async def get_seat_status(
 ) -> SeatStatusOut:
     """Status, queued/finished operations with their errors, claim signer readiness and
     the lifecycle evidence (every transition with its actor and evidence)."""
-    view = await seat_views.read_seat_status(
-        container.uow, container.settings, operator, seat_id
-    )
+    view = await seat_views.read_seat_status(container.uow, container.settings, operator, seat_id)
     return SeatStatusOut.of(view)

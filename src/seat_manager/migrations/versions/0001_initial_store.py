@@ -88,15 +88,11 @@ def upgrade() -> None:
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["seat_id"], ["seats.seat_id"], name="fk_operations_seat_id_seats"
-        ),
+        sa.ForeignKeyConstraint(["seat_id"], ["seats.seat_id"], name="fk_operations_seat_id_seats"),
         sa.PrimaryKeyConstraint("operation_id", name="pk_operations"),
     )
     op.create_index("ix_operations_seat_id", "operations", ["seat_id"])
-    op.create_index(
-        "ix_operations_status_available_at", "operations", ["status", "available_at"]
-    )
+    op.create_index("ix_operations_status_available_at", "operations", ["status", "available_at"])
     op.execute(
         "CREATE UNIQUE INDEX uniq_operations_live_seat_kind ON operations (seat_id, kind)"
         " WHERE status IN ('queued', 'processing', 'proposed')"
