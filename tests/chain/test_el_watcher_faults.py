@@ -24,7 +24,7 @@ from seat_manager.workers.el_errors import (
     ElWatcherHalt,
 )
 from seat_manager.workers.el_metrics import ElWatcherMetrics
-from seat_manager.workers.el_watcher import ElDepositWatcher
+from seat_manager.workers.el_watcher import IN_FLIGHT, ElDepositWatcher
 from tests.chain.helpers import deploy_vault, deposit_for_seat, signed_deposit
 from tests.support.anvil import ACCOUNTS, Anvil, Deployed
 from tests.support.el_chain import (
@@ -154,6 +154,39 @@ async def test_random_transport_and_node_faults_never_lose_or_double_a_deposit(
     assert len(await indexed(uows)) == 19
     events = await seat_events(uows, "seat-el-f")
     assert [(e.from_status, e.to_status) for e in events] == [("ENROLLED", "DEPOSITED")]
+
+
+async def test_the_next_range_is_asked_for_while_the_previous_answer_is_awaited(
+    anvil: Anvil, deployed: Deployed, uows: UnitOfWorkFactory
+) -> None:
+    contract = deployed.deposit_contract.address
+    start = head(anvil) + 1
+    spread_deposits(anvil, contract, 700, 6, gap=5)
+    plan = FaultPlan(slow_methods={"eth_getLogs": 0.2})
+    async with RpcProxy(anvil.url, plan) as proxy, rpc_client(proxy.url) as rpc:
+        watcher = make_watcher(rpc, uows, contract, start_block=start, max_range=4)
+        failures = await drive(watcher, anvil, uows, contract, start, cycles=3)
+    assert failures == Counter()
+    assert proxy.max_in_flight == IN_FLIGHT == 2
+    assert len(await indexed(uows)) == 6
+
+
+async def test_a_refused_range_drops_the_ranges_asked_for_after_it(
+    anvil: Anvil, deployed: Deployed, uows: UnitOfWorkFactory
+) -> None:
+    """Every range is refused until the size fits; what was asked for beyond a refused
+    range is never recorded, even when the node answered it (slowly, or at all)."""
+    contract = deployed.deposit_contract.address
+    start = head(anvil) + 1
+    spread_deposits(anvil, contract, 800, 6, gap=3)
+    plan = FaultPlan(max_log_range=3, slow_methods={"eth_getLogs": 0.05})
+    async with RpcProxy(anvil.url, plan) as proxy, rpc_client(proxy.url) as rpc:
+        watcher = make_watcher(rpc, uows, contract, start_block=start, max_range=32)
+        failures = await drive(watcher, anvil, uows, contract, start, cycles=3)
+    assert failures == Counter()
+    assert proxy.injected["range_too_large"] >= 4  # 32 -> 16 -> 8 -> 4 -> 2
+    assert watcher.range_size <= 3
+    assert len(await indexed(uows)) == 6
 
 
 async def test_range_limit_of_the_node_shrinks_the_range_until_it_is_accepted(

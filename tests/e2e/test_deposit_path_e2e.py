@@ -46,41 +46,62 @@ def chain() -> Iterator[Anvil]:
 
 
 def _deploy(chain: Anvil, tmp_path: Path) -> dict[str, str]:
-    env = {"CHAIN_ID": "31337", "ETH_RPC_URL": chain.url,
-           "SEAT_MANAGER_OWNER_PRIVATE_KEY": OWNER_KEY}
-    result = run_cli(["contracts", "deploy", "--with-deposit-contract"], env, tmp_path,
-                     timeout=120)
+    env = {
+        "CHAIN_ID": "31337",
+        "ETH_RPC_URL": chain.url,
+        "SEAT_MANAGER_OWNER_PRIVATE_KEY": OWNER_KEY,
+    }
+    result = run_cli(["contracts", "deploy", "--with-deposit-contract"], env, tmp_path, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = dict(
         line.split("=", 1) for line in result.stdout.splitlines() if re.match(r"^[A-Z_]+=", line)
     )
-    return {k: lines[k] for k in
-            ("VAULT_FACTORY_ADDRESS", "VAULT_INIT_CODE_HASH", "DEPOSIT_CONTRACT_ADDRESS")}
+    return {
+        k: lines[k]
+        for k in ("VAULT_FACTORY_ADDRESS", "VAULT_INIT_CODE_HASH", "DEPOSIT_CONTRACT_ADDRESS")
+    }
 
 
 def _jwt_keys() -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
 def _token(private_pem: str, operator: str) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": operator, "aud": "seat-manager", "iat": now, "exp": now + 600,
-                       "jti": str(uuid.uuid4())}, private_pem, algorithm="ES256")
+    return jwt.encode(
+        {
+            "sub": operator,
+            "aud": "seat-manager",
+            "iat": now,
+            "exp": now + 600,
+            "jti": str(uuid.uuid4()),
+        },
+        private_pem,
+        algorithm="ES256",
+    )
 
 
 def _wait_for_status(base: str, seat: str, token: str, wanted: str, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     body: Any = None
     while time.monotonic() < deadline:
-        body = httpx.get(f"{base}/v1/seats/{seat}/status",
-                         headers={"Authorization": f"Bearer {token}"}).json()
-        settled = all(op["status"] == "succeeded" for op in body.get("operations", [])
-                      if op["kind"] in ("DEPLOY_VAULT", "DEPOSIT"))
+        body = httpx.get(
+            f"{base}/v1/seats/{seat}/status", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        settled = all(
+            op["status"] == "succeeded"
+            for op in body.get("operations", [])
+            if op["kind"] in ("DEPLOY_VAULT", "DEPOSIT")
+        )
         if body["status"] == wanted and settled:
             return body
         time.sleep(0.5)
@@ -88,12 +109,18 @@ def _wait_for_status(base: str, seat: str, token: str, wanted: str, timeout: flo
 
 
 def _service_env(
-    chain: Anvil, store_env: dict[str, str], contracts: dict[str, str], public_pem: str,
-    seat: str, operator: str,
+    chain: Anvil,
+    store_env: dict[str, str],
+    contracts: dict[str, str],
+    public_pem: str,
+    seat: str,
+    operator: str,
 ) -> dict[str, str]:
     return {
-        **store_env, **contracts,
-        "CHAIN_ID": "31337", "ETH_RPC_URL": chain.url,
+        **store_env,
+        **contracts,
+        "CHAIN_ID": "31337",
+        "ETH_RPC_URL": chain.url,
         "PRINCIPAL_DESTINATION_ADDRESS": OWNER,
         "ENROLLMENT_JWT_PUBLIC_KEY_PEM": public_pem,
         "P10_RESERVE_COVERAGE_LIMIT_WEI": str(64 * 10**18),
@@ -121,10 +148,12 @@ def test_enrolled_validator_is_deposited_and_seen_by_the_watcher(
         assert base
         url = base.group(0)
         token = _token(private_pem, operator)
-        seat_view = httpx.get(f"{url}/v1/seats/{seat}",
-                              headers={"Authorization": f"Bearer {token}"}).json()
-        vault = predict_vault_address(contracts["VAULT_FACTORY_ADDRESS"], seat,
-                                      contracts["VAULT_INIT_CODE_HASH"])
+        seat_view = httpx.get(
+            f"{url}/v1/seats/{seat}", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        vault = predict_vault_address(
+            contracts["VAULT_FACTORY_ADDRESS"], seat, contracts["VAULT_INIT_CODE_HASH"]
+        )
         assert seat_view["vault_address"] == vault
         entry = make_deposit_data(
             424242, withdrawal_credentials(vault), fork_version=bytes.fromhex(FORK_VERSION)
@@ -146,9 +175,14 @@ def test_enrolled_validator_is_deposited_and_seen_by_the_watcher(
     deposited = [e for e in final["lifecycle"] if e["to"] == "DEPOSITED"]
     assert len(deposited) == 1 and deposited[0]["actor"] == "watcher:el"
 
-    logs = chain.w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest",
-                                  "address": contracts["DEPOSIT_CONTRACT_ADDRESS"],
-                                  "topics": [DEPOSIT_EVENT_TOPIC]})
+    logs = chain.w3.eth.get_logs(
+        {
+            "fromBlock": 0,
+            "toBlock": "latest",
+            "address": contracts["DEPOSIT_CONTRACT_ADDRESS"],
+            "topics": [DEPOSIT_EVENT_TOPIC],
+        }
+    )
     assert len(logs) == 1  # one deposit, sent once
     pubkey, credentials, amount, signature, _ = decode(["bytes"] * 5, logs[0]["data"])
     assert pubkey == entry.pubkey
@@ -170,14 +204,16 @@ def test_dev_command_prints_a_curl_that_enrolls_a_validator_to_deposited(tmp_pat
         service.wait_for("devnet ready", timeout=90)
         enroll = service.wait_for("curl -sS -X POST")
         status = service.wait_for("curl -sS http")
-        answer = subprocess.run(["bash", "-c", enroll], capture_output=True, text=True,
-                                cwd=tmp_path, timeout=30)
+        answer = subprocess.run(
+            ["bash", "-c", enroll], capture_output=True, text=True, cwd=tmp_path, timeout=30
+        )
         assert json.loads(answer.stdout)["status"] == "ENROLLED", answer.stdout
         deadline = time.monotonic() + 120
         body: Any = None
         while time.monotonic() < deadline:
-            out = subprocess.run(["bash", "-c", status], capture_output=True, text=True,
-                                 cwd=tmp_path, timeout=30)
+            out = subprocess.run(
+                ["bash", "-c", status], capture_output=True, text=True, cwd=tmp_path, timeout=30
+            )
             body = json.loads(out.stdout)
             if body["status"] == "DEPOSITED":
                 break
@@ -191,8 +227,9 @@ def test_dev_command_prints_a_curl_that_enrolls_a_validator_to_deposited(tmp_pat
         code = service.stop(signal.SIGINT, timeout=30)
     assert code == 0
     with pytest.raises(httpx.TransportError):  # Ctrl-C stopped anvil too
-        httpx.post(rpc_url.group(1), json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
-                   timeout=2)
+        httpx.post(
+            rpc_url.group(1), json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=2
+        )
 
 
 def test_watch_in_propose_mode_runs_the_safe_executor_and_stops_cleanly(
@@ -203,7 +240,8 @@ def test_watch_in_propose_mode_runs_the_safe_executor_and_stops_cleanly(
     env = {
         **contracts,
         "ONBOARDING_SQLITE_PATH": str(tmp_path / "propose.sqlite3"),
-        "CHAIN_ID": "31337", "ETH_RPC_URL": chain.url,
+        "CHAIN_ID": "31337",
+        "ETH_RPC_URL": chain.url,
         "PRINCIPAL_DESTINATION_ADDRESS": OWNER,
         "ENROLLMENT_JWT_PUBLIC_KEY_PEM": public_pem,
         "P10_RESERVE_COVERAGE_LIMIT_WEI": str(64 * 10**18),
@@ -217,8 +255,9 @@ def test_watch_in_propose_mode_runs_the_safe_executor_and_stops_cleanly(
     assert service.stop(signal.SIGTERM) == 0
     assert "running in PROPOSE mode" in service.stderr
     assert "lifecycle watcher loop error" not in service.stderr, service.stderr
-    assert re.match(r"^seat-manager-v2 watch loop stopped processed=0 succeeded=0 failed=0",
-                    service.lines[-1])
+    assert re.match(
+        r"^seat-manager-v2 watch loop stopped processed=0 succeeded=0 failed=0", service.lines[-1]
+    )
 
 
 def test_a_front_run_deposit_before_ours_keeps_ours_off_chain_and_raises_exception(
@@ -230,10 +269,12 @@ def test_a_front_run_deposit_before_ours_keeps_ours_off_chain_and_raises_excepti
     env = _service_env(chain, store_env, contracts, public_pem, seat, operator)
     if store_env["ONBOARDING_STORE_DRIVER"] == "postgres":
         assert run_cli(["migrate"], env, tmp_path).returncode == 0
-    vault = predict_vault_address(contracts["VAULT_FACTORY_ADDRESS"], seat,
-                                  contracts["VAULT_INIT_CODE_HASH"])
-    ours = make_deposit_data(515151, withdrawal_credentials(vault),
-                             fork_version=bytes.fromhex(FORK_VERSION))
+    vault = predict_vault_address(
+        contracts["VAULT_FACTORY_ADDRESS"], seat, contracts["VAULT_INIT_CODE_HASH"]
+    )
+    ours = make_deposit_data(
+        515151, withdrawal_credentials(vault), fork_version=bytes.fromhex(FORK_VERSION)
+    )
     api = start_cli(["api"], env, tmp_path)  # enrollment first, no worker running yet
     try:
         url = re.search(r"http://\S+", api.wait_for("API listening", timeout=60))
@@ -249,18 +290,33 @@ def test_a_front_run_deposit_before_ours_keeps_ours_off_chain_and_raises_excepti
 
     # someone holding the validator key deposits first, to credentials of their own
     attacker = chain.w3.eth.accounts[3]
-    theirs = make_deposit_data(515151, b"\x01" + b"\x00" * 11 + bytes.fromhex(attacker[2:]),
-                               amount_gwei=10**9, fork_version=bytes.fromhex(FORK_VERSION))
-    deposit_abi = [{"name": "deposit", "type": "function", "stateMutability": "payable",
-                    "inputs": [{"name": n, "type": t} for n, t in
-                               (("pubkey", "bytes"), ("withdrawal_credentials", "bytes"),
-                                ("signature", "bytes"), ("deposit_data_root", "bytes32"))],
-                    "outputs": []}]
-    contract = chain.w3.eth.contract(address=contracts["DEPOSIT_CONTRACT_ADDRESS"],
-                                     abi=deposit_abi)
-    tx = contract.functions.deposit(theirs.pubkey, theirs.withdrawal_credentials,
-                                    theirs.signature, theirs.deposit_data_root
-                                    ).transact({"from": attacker, "value": 10**18})
+    theirs = make_deposit_data(
+        515151,
+        b"\x01" + b"\x00" * 11 + bytes.fromhex(attacker[2:]),
+        amount_gwei=10**9,
+        fork_version=bytes.fromhex(FORK_VERSION),
+    )
+    deposit_abi = [
+        {
+            "name": "deposit",
+            "type": "function",
+            "stateMutability": "payable",
+            "inputs": [
+                {"name": n, "type": t}
+                for n, t in (
+                    ("pubkey", "bytes"),
+                    ("withdrawal_credentials", "bytes"),
+                    ("signature", "bytes"),
+                    ("deposit_data_root", "bytes32"),
+                )
+            ],
+            "outputs": [],
+        }
+    ]
+    contract = chain.w3.eth.contract(address=contracts["DEPOSIT_CONTRACT_ADDRESS"], abi=deposit_abi)
+    tx = contract.functions.deposit(
+        theirs.pubkey, theirs.withdrawal_credentials, theirs.signature, theirs.deposit_data_root
+    ).transact({"from": attacker, "value": 10**18})
     assert chain.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
 
     watcher = start_cli(["watch"], env, tmp_path)
@@ -279,9 +335,14 @@ def test_a_front_run_deposit_before_ours_keeps_ours_off_chain_and_raises_excepti
     finally:
         assert watcher.stop() == 0
 
-    logs = chain.w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest",
-                                  "address": contracts["DEPOSIT_CONTRACT_ADDRESS"],
-                                  "topics": [DEPOSIT_EVENT_TOPIC]})
+    logs = chain.w3.eth.get_logs(
+        {
+            "fromBlock": 0,
+            "toBlock": "latest",
+            "address": contracts["DEPOSIT_CONTRACT_ADDRESS"],
+            "topics": [DEPOSIT_EVENT_TOPIC],
+        }
+    )
     assert len(logs) == 1  # theirs; ours never went out
     _, credentials, *_ = decode(["bytes"] * 5, logs[0]["data"])
     assert credentials == theirs.withdrawal_credentials
@@ -303,8 +364,10 @@ def _seat_events(store_env: dict[str, str], seat: str) -> list[dict[str, Any]]:
         engine = make_engine(load_settings(store_env, env_file=None).store)
         try:
             async with UnitOfWorkFactory(engine)() as uow:
-                return [{"to_status": e.to_status, "actor": e.actor, "evidence": e.evidence}
-                        for e in await uow.seats.events(seat)]
+                return [
+                    {"to_status": e.to_status, "actor": e.actor, "evidence": e.evidence}
+                    for e in await uow.seats.events(seat)
+                ]
         finally:
             await engine.dispose()
 

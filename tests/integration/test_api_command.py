@@ -120,16 +120,27 @@ def test_second_active_seat_for_an_operator_is_fatal_and_writes_nothing(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"SEAT_MANAGER_ADMIN_ENABLE": "true"},
-         "SEAT_MANAGER_ADMIN_ENABLE=true requires SEAT_MANAGER_ADMIN_USERS_JSON"),
-        ({"SEAT_MANAGER_ADMIN_ENABLE": "true", "SEAT_MANAGER_ADMIN_USERS_JSON": "[]",
-          "SEAT_MANAGER_ADMIN_SESSION_SECRET": "too-short-secret"},
-         "SEAT_MANAGER_ADMIN_ENABLE=true requires SEAT_MANAGER_ADMIN_SESSION_SECRET"
-         " with length >= 32"),
-        ({"SEAT_MANAGER_CREATED_SEATS_JSON": '{"seatId":"a","operatorId":"b"}'},
-         "SEAT_MANAGER_CREATED_SEATS_JSON must be a JSON array"),
-        ({"SEAT_MANAGER_CREATED_SEATS_JSON": '[{"seatId":"seat_001","operatorId":""}]'},
-         "Each seed seat must include non-empty seatId and operatorId"),
+        (
+            {"SEAT_MANAGER_ADMIN_ENABLE": "true"},
+            "SEAT_MANAGER_ADMIN_ENABLE=true requires SEAT_MANAGER_ADMIN_USERS_JSON",
+        ),
+        (
+            {
+                "SEAT_MANAGER_ADMIN_ENABLE": "true",
+                "SEAT_MANAGER_ADMIN_USERS_JSON": "[]",
+                "SEAT_MANAGER_ADMIN_SESSION_SECRET": "too-short-secret",
+            },
+            "SEAT_MANAGER_ADMIN_ENABLE=true requires SEAT_MANAGER_ADMIN_SESSION_SECRET"
+            " with length >= 32",
+        ),
+        (
+            {"SEAT_MANAGER_CREATED_SEATS_JSON": '{"seatId":"a","operatorId":"b"}'},
+            "SEAT_MANAGER_CREATED_SEATS_JSON must be a JSON array",
+        ),
+        (
+            {"SEAT_MANAGER_CREATED_SEATS_JSON": '[{"seatId":"seat_001","operatorId":""}]'},
+            "Each seed seat must include non-empty seatId and operatorId",
+        ),
         ({"CHAIN_ID": ""}, "CHAIN_ID"),
         ({"VAULT_INIT_CODE_HASH": "0x1234"}, "VAULT_INIT_CODE_HASH"),
     ],
@@ -166,8 +177,10 @@ def test_api_on_sqlite_applies_its_migrations_itself(tmp_path: Path):
 def test_secrets_never_reach_output(tmp_path: Path):
     key = "0x" + "ab" * 32
     env = _env(
-        {"ONBOARDING_STORE_DRIVER": "postgres",
-         "ONBOARDING_POSTGRES_URL": "postgresql://u:pg-secret-pw@127.0.0.1:1/db"},
+        {
+            "ONBOARDING_STORE_DRIVER": "postgres",
+            "ONBOARDING_POSTGRES_URL": "postgresql://u:pg-secret-pw@127.0.0.1:1/db",
+        },
         SEAT_MANAGER_OWNER_PRIVATE_KEY=key,
         SEAT_MANAGER_ADMIN_ENABLE="true",
         SEAT_MANAGER_ADMIN_USERS_JSON="[]",

@@ -85,12 +85,18 @@ async def add_seats(
     async with uow_factory() as uow:
         for n in range(1, count + 1):
             seat_id = f"seat-{n:03d}"
-            uow.seats.add(SeatRow(
-                seat_id=seat_id, operator_id=f"op-{n:03d}", status=status,
-                validator_pubkey=pubkey(n), vault_address=VAULT,
-                created_at=NOW - timedelta(days=1), updated_at=NOW - timedelta(days=1),
-                **fields,
-            ))
+            uow.seats.add(
+                SeatRow(
+                    seat_id=seat_id,
+                    operator_id=f"op-{n:03d}",
+                    status=status,
+                    validator_pubkey=pubkey(n),
+                    vault_address=VAULT,
+                    created_at=NOW - timedelta(days=1),
+                    updated_at=NOW - timedelta(days=1),
+                    **fields,
+                )
+            )
             seat_ids.append(seat_id)
         await uow.commit()
     return seat_ids
@@ -104,17 +110,30 @@ def validator(n: int, status: str, **kwargs: Any) -> FakeValidator:
 async def snapshot(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
     """Everything a cycle may write, for before/after comparisons."""
     async with AsyncSession(uow_factory.engine) as session:
-        seats = (await session.execute(
-            select(SeatRow.seat_id, SeatRow.status, SeatRow.validator_index, SeatRow.cl_status,
-                   SeatRow.version).order_by(SeatRow.seat_id)
-        )).all()
+        seats = (
+            await session.execute(
+                select(
+                    SeatRow.seat_id,
+                    SeatRow.status,
+                    SeatRow.validator_index,
+                    SeatRow.cl_status,
+                    SeatRow.version,
+                ).order_by(SeatRow.seat_id)
+            )
+        ).all()
         events = await session.scalar(select(func.count()).select_from(SeatEventRow))
         audits = await session.scalar(select(func.count()).select_from(AuditEventRow))
-        state = (await session.execute(
-            select(WatcherStateRow.key, WatcherStateRow.value).order_by(WatcherStateRow.key)
-        )).all()
-    return {"seats": [tuple(r) for r in seats], "events": events, "audits": audits,
-            "state": [tuple(r) for r in state]}
+        state = (
+            await session.execute(
+                select(WatcherStateRow.key, WatcherStateRow.value).order_by(WatcherStateRow.key)
+            )
+        ).all()
+    return {
+        "seats": [tuple(r) for r in seats],
+        "events": events,
+        "audits": audits,
+        "state": [tuple(r) for r in state],
+    }
 
 
 @dataclass(frozen=True)
@@ -126,14 +145,19 @@ class EventView:
 
 async def events_of(uow_factory: UnitOfWorkFactory, seat_id: str) -> list[EventView]:
     async with uow_factory() as uow:
-        return [EventView(e.actor, e.to_status, dict(e.evidence))
-                for e in await uow.seats.events(seat_id)]
+        return [
+            EventView(e.actor, e.to_status, dict(e.evidence))
+            for e in await uow.seats.events(seat_id)
+        ]
 
 
 async def audits_of(uow_factory: UnitOfWorkFactory, event_type: str) -> list[tuple[Any, ...]]:
     async with uow_factory() as uow:
-        return sorted((a.subject_id, a.reason_code) for a in await uow.audit.list_recent()
-                      if a.event_type == event_type)
+        return sorted(
+            (a.subject_id, a.reason_code)
+            for a in await uow.audit.list_recent()
+            if a.event_type == event_type
+        )
 
 
 @dataclass(frozen=True)
@@ -180,7 +204,10 @@ async def test_deposited_seats_follow_the_beacon_to_cl_visible_active_exited_and
     evidence = active_events[-1].evidence
     assert active_events[-1].actor == "watcher:cl"
     assert {k: evidence[k] for k in ("validator_index", "status", "epoch", "slot", "source")} == {
-        "validator_index": 1002, "status": "active_ongoing", "epoch": 200, "slot": 31_337,
+        "validator_index": 1002,
+        "status": "active_ongoing",
+        "epoch": 200,
+        "slot": 31_337,
         "source": "beacon",
     }
     assert slashed_events[-1].evidence["epoch"] == 950
@@ -188,7 +215,9 @@ async def test_deposited_seats_follow_the_beacon_to_cl_visible_active_exited_and
     assert state["cl_head_slot"] == "31337"
     assert datetime.fromisoformat(state["cl_last_poll_at"]) == NOW
     assert await audits_of(uow_factory, "seat.cl.moved") == [
-        ("seat-001", None), ("seat-002", None), ("seat-003", None),
+        ("seat-001", None),
+        ("seat-002", None),
+        ("seat-003", None),
         ("seat-004", "VALIDATOR_SLASHED"),
     ]
     assert result.head_slot == 31_337 and result.seats_watched == 4 and result.batches == 1
@@ -205,7 +234,9 @@ async def test_pubkey_only_in_the_pending_deposits_queue_makes_the_seat_cl_visib
     assert [(m.from_status, m.to_status) for m in result.moves] == [("ENROLLED", "CL_VISIBLE")]
     row = await seat_status(uow_factory, "seat-001")
     assert (row.status, row.cl_status, row.validator_index) == (
-        "CL_VISIBLE", "pending_deposit", None
+        "CL_VISIBLE",
+        "pending_deposit",
+        None,
     )
     evidence = (await events_of(uow_factory, "seat-001"))[-1].evidence
     assert evidence["pending_deposit_slots"] == [977]
@@ -257,8 +288,9 @@ async def test_a_second_cycle_on_an_unchanged_beacon_changes_no_seat_event_or_au
 async def test_exited_seat_the_beacon_shows_active_is_flagged_and_audited_once_not_moved(
     uow_factory: UnitOfWorkFactory, node: FakeBeacon, beacon: BeaconClient
 ):
-    await add_seats(uow_factory, 1, status="EXITED", validator_index=1001,
-                    cl_status="withdrawal_done")
+    await add_seats(
+        uow_factory, 1, status="EXITED", validator_index=1001, cl_status="withdrawal_done"
+    )
     node.add(validator(1, "active_ongoing"))
     watcher = ClWatcher(uow_factory, beacon)
 
@@ -284,8 +316,11 @@ async def test_exited_seat_the_beacon_shows_active_is_flagged_and_audited_once_n
     ids=["malformed-json", "wrong-shape", "http-500", "bad-head"],
 )
 async def test_a_faulty_answer_raises_its_typed_error_and_changes_nothing(
-    uow_factory: UnitOfWorkFactory, node: FakeBeacon, beacon: BeaconClient,
-    fault: Fault, error: type[Exception],
+    uow_factory: UnitOfWorkFactory,
+    node: FakeBeacon,
+    beacon: BeaconClient,
+    fault: Fault,
+    error: type[Exception],
 ):
     await add_seats(uow_factory, 2)
     node.add(validator(1, "active_ongoing"))
@@ -372,8 +407,11 @@ async def test_250_pubkeys_are_polled_in_batches_of_the_configured_size(
     result = await ClWatcher(uow_factory, beacon, batch_size=100).run_cycle(NOW)
 
     requests = node.validator_requests()
-    assert [(r.method, len(r.ids)) for r in requests] == [("POST", 100), ("POST", 100),
-                                                          ("POST", 50)]
+    assert [(r.method, len(r.ids)) for r in requests] == [
+        ("POST", 100),
+        ("POST", 100),
+        ("POST", 50),
+    ]
     assert sorted(i for r in requests for i in r.ids) == sorted(pubkey(n) for n in range(1, 251))
     assert result.batches == 3 and len(result.moves) == 250
     assert result.seen == {"active_ongoing": 250}
@@ -390,7 +428,9 @@ async def test_a_node_without_post_validators_is_asked_with_get_and_id_lists(
     result = await ClWatcher(uow_factory, beacon, batch_size=2).run_cycle(NOW)
 
     assert [(r.method, len(r.ids)) for r in node.validator_requests()] == [
-        ("POST", 2), ("GET", 2), ("GET", 1)
+        ("POST", 2),
+        ("GET", 2),
+        ("GET", 1),
     ]
     assert len(result.moves) == 3
 
@@ -431,7 +471,7 @@ async def test_metrics_report_the_poll_and_count_errors_by_kind(
 
 
 async def test_without_a_beacon_url_the_cycle_reports_unconfigured_and_writes_nothing(
-    uow_factory: UnitOfWorkFactory
+    uow_factory: UnitOfWorkFactory,
 ):
     await add_seats(uow_factory, 1)
     before = await snapshot(uow_factory)

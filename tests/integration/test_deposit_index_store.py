@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from seat_manager.adapters.db.deposit_index import DepositRow
 from seat_manager.adapters.db.engine import make_engine
 from seat_manager.adapters.db.migrator import migrate
+from seat_manager.adapters.db.tables import ElDepositRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
 from seat_manager.config import load_settings
 
@@ -51,6 +53,8 @@ async def test_insert_skips_rows_already_indexed_and_counts_only_new_ones(
         await uow.commit()
     async with uows() as uow:
         stored = await uow.deposits.all()
+        stamps = set((await uow.session.execute(select(ElDepositRow.created_at))).scalars())
+    assert stamps == {NOW}
     assert [d.deposit_index for d in stored] == [0, 1, 2, 3]
     first = stored[0]
     assert first.pubkey == row(0)[0] and first.withdrawal_credentials == row(0)[1]
@@ -102,6 +106,8 @@ async def test_append_stores_rows_known_to_be_absent(uows: UnitOfWorkFactory) ->
         await uow.commit()
     async with uows() as uow:
         stored = await uow.deposits.all()
+        stamps = set((await uow.session.execute(select(ElDepositRow.created_at))).scalars())
+    assert stamps == {NOW}
     assert [d.deposit_index for d in stored] == list(range(300))
     assert stored[-1].pubkey == rows[-1][0] and stored[-1].block_number == 2029
 

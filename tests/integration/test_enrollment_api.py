@@ -45,8 +45,9 @@ TABLES = (SeatRow, SeatEventRow, UsedJwtIdRow, OperationRow, AuditEventRow)
 
 
 @cache
-def _entry(secret: int, credentials: bytes, amount_gwei: int = 32 * 10**9,
-           fork: bytes = FORK) -> DepositDataEntry:
+def _entry(
+    secret: int, credentials: bytes, amount_gwei: int = 32 * 10**9, fork: bytes = FORK
+) -> DepositDataEntry:
     """py_ecc signing is slow: each distinct entry is built once per test run."""
     return make_deposit_data(secret, credentials, amount_gwei=amount_gwei, fork_version=fork)
 
@@ -68,11 +69,11 @@ class Api:
     def entry(self, seat_id: str, secret: int = KEY_A, **kwargs: Any) -> DepositDataEntry:
         return _entry(secret, self.credentials(seat_id), **kwargs)
 
-    async def enroll(self, seat_id: str, body: Any, operator: str | None = None,
-                     **claims: Any) -> httpx.Response:
+    async def enroll(
+        self, seat_id: str, body: Any, operator: str | None = None, **claims: Any
+    ) -> httpx.Response:
         headers = ISSUER.header(operator or SEATS.get(seat_id, "operator_a"), **claims)
-        return await self.client.post(f"/v1/seats/{seat_id}/enrollment", json=body,
-                                      headers=headers)
+        return await self.client.post(f"/v1/seats/{seat_id}/enrollment", json=body, headers=headers)
 
     async def rows(self, table: Any) -> list[Any]:
         async with self.container.uow() as uow:
@@ -220,30 +221,34 @@ async def test_valid_enrollment_enrolls_queues_operations_and_uses_the_jti_in_on
 
 async def test_status_shows_queued_operations_signer_readiness_and_lifecycle_evidence(api: Api):
     assert (await api.enroll("seat_a", body(api.entry("seat_a")))).status_code == 201
-    response = await api.client.get("/v1/seats/seat_a/status",
-                                    headers=ISSUER.header("operator_a"))
+    response = await api.client.get("/v1/seats/seat_a/status", headers=ISSUER.header("operator_a"))
     assert response.status_code == 200, response.text
     status = response.json()
     assert status["status"] == "ENROLLED" and status["vault_address"] == api.vault("seat_a")
     assert [op["kind"] for op in status["operations"]] == ["DEPLOY_VAULT", "DEPOSIT"]
-    assert all(op["operation_id"].startswith("op_") and op["status"] == "queued"
-               and op["error_code"] is None and op["error_message"] is None
-               for op in status["operations"])
+    assert all(
+        op["operation_id"].startswith("op_")
+        and op["status"] == "queued"
+        and op["error_code"] is None
+        and op["error_message"] is None
+        for op in status["operations"]
+    )
     assert status["claim_signer_ready"] is False
     moves = [(e["from"], e["to"], e["actor"]) for e in status["lifecycle"]]
-    assert moves == [(None, "CREATED", "seeder:startup"),
-                     ("CREATED", "ENROLLED", "operator:operator_a")]
+    assert moves == [
+        (None, "CREATED", "seeder:startup"),
+        ("CREATED", "ENROLLED", "operator:operator_a"),
+    ]
     assert status["lifecycle"][1]["evidence"]["pubkey"].startswith("0x")
 
 
 async def test_status_of_another_operators_seat_is_404(api: Api):
-    response = await api.client.get("/v1/seats/seat_b/status",
-                                    headers=ISSUER.header("operator_a"))
+    response = await api.client.get("/v1/seats/seat_b/status", headers=ISSUER.header("operator_a"))
     assert _error(response, 404) == "SEAT_NOT_FOUND"
 
 
 async def test_owner_key_also_queues_the_claim_executor_grant_for_the_signer(
-    store_env: dict[str, str]
+    store_env: dict[str, str],
 ):
     container, env = await _start(
         store_env,
@@ -255,24 +260,24 @@ async def test_owner_key_also_queues_the_claim_executor_grant_for_the_signer(
         async with httpx.AsyncClient(transport=transport, base_url="http://sm") as client:
             api = Api(client, container, env)
             assert (await api.enroll("seat_a", body(api.entry("seat_a")))).status_code == 201
-            grant = next(op for op in await api.rows(OperationRow)
-                         if op.kind == "GRANT_CLAIM_EXECUTOR")
+            grant = next(
+                op for op in await api.rows(OperationRow) if op.kind == "GRANT_CLAIM_EXECUTOR"
+            )
             assert grant.payload == {
                 "seat_id": "seat_a",
                 "vault_address": api.vault("seat_a"),
                 "executor": ANVIL_ACCOUNT_0,
                 "expires_at": 1900000000,
             }
-            status = (await client.get("/v1/seats/seat_a/status",
-                                       headers=ISSUER.header("operator_a"))).json()
+            status = (
+                await client.get("/v1/seats/seat_a/status", headers=ISSUER.header("operator_a"))
+            ).json()
             assert status["claim_signer_ready"] is True
     finally:
         await container.close()
 
 
-async def test_same_request_with_a_fresh_token_is_idempotent_200_and_queues_nothing_more(
-    api: Api
-):
+async def test_same_request_with_a_fresh_token_is_idempotent_200_and_queues_nothing_more(api: Api):
     request = body(api.entry("seat_a"))
     assert (await api.enroll("seat_a", request)).status_code == 201
     operations = await api.rows(OperationRow)
@@ -307,11 +312,13 @@ async def test_replayed_jti_is_401_token_replayed_and_changes_nothing(api: Api):
 
 
 async def test_jti_used_by_a_refused_call_is_not_burnt(api: Api):
-    refused = await api.enroll("seat_a", body(api.entry("seat_a"), beneficiary="0x00"),
-                               jti="jti-retry")
+    refused = await api.enroll(
+        "seat_a", body(api.entry("seat_a"), beneficiary="0x00"), jti="jti-retry"
+    )
     assert _error(refused, 400) == "BENEFICIARY_ADDRESS_INVALID"
-    assert (await api.enroll("seat_a", body(api.entry("seat_a")), jti="jti-retry")).status_code \
-        == 201
+    assert (
+        await api.enroll("seat_a", body(api.entry("seat_a")), jti="jti-retry")
+    ).status_code == 201
 
 
 async def test_enrollment_token_without_jti_is_401_claim_missing_and_changes_nothing(api: Api):
@@ -352,8 +359,9 @@ async def test_bad_token_enrollment_is_401_with_its_code_and_changes_nothing(
     if headers is None:
         headers = {"Authorization": f"Bearer {tokens[token_kind]()}"}
     before = await api.snapshot()
-    response = await api.client.post("/v1/seats/seat_a/enrollment",
-                                     json=body(api.entry("seat_a")), headers=headers)
+    response = await api.client.post(
+        "/v1/seats/seat_a/enrollment", json=body(api.entry("seat_a")), headers=headers
+    )
     assert _error(response, 401) == code
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert await api.snapshot() == before
@@ -421,12 +429,19 @@ async def test_unusable_beneficiary_is_400_and_changes_nothing(api: Api, benefic
 async def test_pubkey_already_deposited_on_chain_is_409_and_changes_nothing(api: Api):
     entry = api.entry("seat_a")
     async with api.container.uow() as uow:
-        uow.session.add(ElDepositRow(
-            pubkey=entry.pubkey, withdrawal_credentials=b"\x01" + b"\x00" * 31,
-            amount_gwei=32 * 10**9, deposit_index=7, block_number=123,
-            block_hash=b"\xbb" * 32, tx_hash=b"\xcc" * 32, log_index=0,
-            created_at=datetime.now(UTC),
-        ))
+        uow.session.add(
+            ElDepositRow(
+                pubkey=entry.pubkey,
+                withdrawal_credentials=b"\x01" + b"\x00" * 31,
+                amount_gwei=32 * 10**9,
+                deposit_index=7,
+                block_number=123,
+                block_hash=b"\xbb" * 32,
+                tx_hash=b"\xcc" * 32,
+                log_index=0,
+                created_at=datetime.now(UTC),
+            )
+        )
         await uow.commit()
     before = await api.snapshot()
     response = await api.enroll("seat_a", body(entry))
@@ -436,8 +451,7 @@ async def test_pubkey_already_deposited_on_chain_is_409_and_changes_nothing(api:
 
 
 async def test_pubkey_enrolled_on_another_seat_is_409_without_naming_that_seat(api: Api):
-    assert (await api.enroll("seat_b", body(api.entry("seat_b", secret=KEY_A)))).status_code \
-        == 201
+    assert (await api.enroll("seat_b", body(api.entry("seat_b", secret=KEY_A)))).status_code == 201
     before = await api.snapshot()
     response = await api.enroll("seat_a", body(api.entry("seat_a", secret=KEY_A)))
     assert _error(response, 409) == "PUBKEY_ALREADY_ENROLLED"
@@ -472,7 +486,8 @@ async def test_amount_as_text_is_refused_not_coerced(api: Api):
 
 async def test_non_json_body_is_422_validation_failed(api: Api):
     response = await api.client.post(
-        "/v1/seats/seat_a/enrollment", content=b"{not json",
+        "/v1/seats/seat_a/enrollment",
+        content=b"{not json",
         headers={**ISSUER.header("operator_a"), "Content-Type": "application/json"},
     )
     assert _error(response, 422) == "VALIDATION_FAILED"
@@ -480,8 +495,11 @@ async def test_non_json_body_is_422_validation_failed(api: Api):
 
 async def test_hex_with_0x_prefixes_is_accepted_and_stored_normalised(api: Api):
     entry = api.entry("seat_a")
-    data = {k: ("0x" + v.upper() if isinstance(v, str) and k != "network_name" else v)
-            for k, v in entry.as_json().items() if k != "deposit_cli_version"}
+    data = {
+        k: ("0x" + v.upper() if isinstance(v, str) and k != "network_name" else v)
+        for k, v in entry.as_json().items()
+        if k != "deposit_cli_version"
+    }
     response = await api.enroll("seat_a", body(data))
     assert response.status_code == 201, response.text
     row = next(r for r in await api.rows(SeatRow) if r.seat_id == "seat_a")
@@ -494,10 +512,12 @@ async def test_hex_with_0x_prefixes_is_accepted_and_stored_normalised(api: Api):
 async def test_two_concurrent_calls_with_one_token_enroll_once(api: Api):
     headers = ISSUER.header("operator_a", jti="jti-race")
     request = body(api.entry("seat_a"))
-    responses = await asyncio.gather(*(
-        api.client.post("/v1/seats/seat_a/enrollment", json=request, headers=headers)
-        for _ in range(2)
-    ))
+    responses = await asyncio.gather(
+        *(
+            api.client.post("/v1/seats/seat_a/enrollment", json=request, headers=headers)
+            for _ in range(2)
+        )
+    )
     assert sorted(r.status_code for r in responses) == [201, 401], [r.text for r in responses]
     loser = next(r for r in responses if r.status_code == 401)
     assert loser.json()["error"]["code"] == "AUTH_TOKEN_REPLAYED"
@@ -521,8 +541,11 @@ async def test_two_seats_racing_for_one_pubkey_enroll_it_once(api: Api):
 
 async def test_openapi_documents_the_operator_routes_and_bearer_auth(api: Api):
     document = (await api.client.get("/openapi.json")).json()
-    for path in ("/v1/seats/{seat_id}", "/v1/seats/{seat_id}/enrollment",
-                 "/v1/seats/{seat_id}/status"):
+    for path in (
+        "/v1/seats/{seat_id}",
+        "/v1/seats/{seat_id}/enrollment",
+        "/v1/seats/{seat_id}/status",
+    ):
         assert path in document["paths"], path
     assert "enrollmentJwt" in document["components"]["securitySchemes"]
     enrollment = document["paths"]["/v1/seats/{seat_id}/enrollment"]["post"]

@@ -74,8 +74,9 @@ async def test_a_fatal_error_halts_the_loop(uow_factory: UnitOfWorkFactory):
 
     with pytest.raises(WatcherHalted, match="reorg deeper"):
         await asyncio.wait_for(
-            run_periodic(PeriodicTask("el", cycle, poll_s=0.001, fatal=(Deep,)),
-                         asyncio.Event(), uow_factory),
+            run_periodic(
+                PeriodicTask("el", cycle, poll_s=0.001, fatal=(Deep,)), asyncio.Event(), uow_factory
+            ),
             timeout=10,
         )
 
@@ -103,7 +104,7 @@ async def test_a_process_without_the_leader_lock_does_not_run_the_cycle(
 
 
 async def test_postgres_leader_lock_is_exclusive_and_passes_on_when_the_holder_dies(
-    pg_env: dict[str, str]
+    pg_env: dict[str, str],
 ):
     engine_a = make_engine(load_settings(pg_env, env_file=None).store)
     engine_b = make_engine(load_settings(pg_env, env_file=None).store)
@@ -114,8 +115,10 @@ async def test_postgres_leader_lock_is_exclusive_and_passes_on_when_the_holder_d
         assert not await b.acquire()
         async with engine_b.connect() as conn:  # the holder's session dies
             await conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_locks"
-                     " WHERE locktype = 'advisory' AND granted")
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                    " WHERE locktype = 'advisory' AND granted"
+                )
             )
         assert await b.acquire()
         assert not await a.acquire()  # notices its lost connection, cannot take it back

@@ -35,10 +35,20 @@ def test_two_processes_seeding_one_operator_leave_exactly_one_seat(
         start_at = time.time() + 2.0
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "tests.support.seed_once", url,
-                 f"seat_{round_}_{side}", operator, str(start_at)],
-                cwd=repo_root, env=base_env({}), stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.support.seed_once",
+                    url,
+                    f"seat_{round_}_{side}",
+                    operator,
+                    str(start_at),
+                ],
+                cwd=repo_root,
+                env=base_env({}),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             for side in ("a", "b")
         ]
@@ -53,14 +63,18 @@ def test_two_processes_seeding_one_operator_leave_exactly_one_seat(
         )
         assert len(rows) == 1
         events = asyncio.run(
-            _fetch(url, "SELECT event_type FROM audit_events"
-                        f" WHERE data::text LIKE '%{operator}%' ORDER BY id")
+            _fetch(
+                url,
+                "SELECT event_type FROM audit_events"
+                f" WHERE data::text LIKE '%{operator}%' ORDER BY id",
+            )
         )
         assert sorted(r["event_type"] for r in events) == ["seat.seed.rejected", "seat.seeded"]
 
 
-def test_the_database_index_itself_refuses_a_second_active_seat(pg_env: dict[str, str],
-                                                                 tmp_path: Path):
+def test_the_database_index_itself_refuses_a_second_active_seat(
+    pg_env: dict[str, str], tmp_path: Path
+):
     url = pg_env["ONBOARDING_POSTGRES_URL"]
     assert run_cli(["migrate"], pg_env, tmp_path).returncode == 0
     insert = (

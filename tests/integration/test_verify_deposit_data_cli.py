@@ -210,8 +210,13 @@ def test_the_same_validator_twice_in_one_file_fails_the_second_entry(tmp_path: P
     entries = _entries(HOODI_FILE)
     doubled = tmp_path / "deposit_data-doubled.json"
     doubled.write_text(json.dumps([entries[0], entries[1], entries[0]]))
-    result = _verify(tmp_path, {"CHAIN_ID": "560048"}, str(doubled),
-                     "--withdrawal-credentials", entries[0]["withdrawal_credentials"])
+    result = _verify(
+        tmp_path,
+        {"CHAIN_ID": "560048"},
+        str(doubled),
+        "--withdrawal-credentials",
+        entries[0]["withdrawal_credentials"],
+    )
     assert result.returncode == 1
     lines = _entry_lines(result.stdout)
     assert lines[0].endswith(": OK") and lines[1].endswith(": OK")

@@ -21,8 +21,13 @@ STOPPED = re.compile(
 
 
 def _env(store_env: dict[str, str], **extra: str) -> dict[str, str]:
-    return {**runtime_env(), **store_env, "SEAT_MANAGER_PORT": "0",
-            "SEAT_MANAGER_WATCH_POLL_MS": "200", **extra}
+    return {
+        **runtime_env(),
+        **store_env,
+        "SEAT_MANAGER_PORT": "0",
+        "SEAT_MANAGER_WATCH_POLL_MS": "200",
+        **extra,
+    }
 
 
 def test_watch_prints_started_and_stopped_lines_and_exits_zero_on_sigterm(
@@ -71,8 +76,9 @@ def test_watch_moves_a_deposited_seat_with_the_beacon_and_status_shows_the_poll(
     assert run_cli(["migrate"], env, tmp_path).returncode == 0
     seat_id = "seat_cl_1"
     pubkey = "0x" + "a1" * 48
-    vault = predict_vault_address(env["VAULT_FACTORY_ADDRESS"], seat_id,
-                                  env["VAULT_INIT_CODE_HASH"])
+    vault = predict_vault_address(
+        env["VAULT_FACTORY_ADDRESS"], seat_id, env["VAULT_INIT_CODE_HASH"]
+    )
     execute_sql(
         env,
         "INSERT INTO seats (seat_id, operator_id, status, validator_pubkey, vault_address,"
@@ -80,11 +86,18 @@ def test_watch_moves_a_deposited_seat_with_the_beacon_and_status_shows_the_poll(
         f" '{vault}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
     )
     with serve_beacon() as node:
-        node.add(FakeValidator(pubkey=pubkey, index=42, status="active_ongoing",
-                               withdrawal_credentials="0x" + withdrawal_credentials(vault).hex(),
-                               activation_epoch=10))
-        service = start_cli(["watch"], {**env, "SEAT_MANAGER_CL_BEACON_API_URL": node.url},
-                            tmp_path)
+        node.add(
+            FakeValidator(
+                pubkey=pubkey,
+                index=42,
+                status="active_ongoing",
+                withdrawal_credentials="0x" + withdrawal_credentials(vault).hex(),
+                activation_epoch=10,
+            )
+        )
+        service = start_cli(
+            ["watch"], {**env, "SEAT_MANAGER_CL_BEACON_API_URL": node.url}, tmp_path
+        )
         try:
             service.wait_for("watch loop started")
             deadline = time.monotonic() + 30

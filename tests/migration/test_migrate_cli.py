@@ -65,9 +65,7 @@ def test_check_notices_a_partial_index_made_non_partial(pg_env: dict[str, str], 
     assert "uniq_operations_live_seat_kind" in check.stdout
 
 
-def test_unknown_revision_is_refused_with_the_known_ones(
-    store_env: dict[str, str], tmp_path: Path
-):
+def test_unknown_revision_is_refused_with_the_known_ones(store_env: dict[str, str], tmp_path: Path):
     result = run_cli(["migrate", "--to", "nope"], store_env, tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("Fatal startup error: unknown migration revision 'nope'")

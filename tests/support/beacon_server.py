@@ -139,26 +139,33 @@ class FakeBeacon:
 
     def _route(self, method: str, path: str, ids: list[str]) -> tuple[int, Any]:
         if path == "/eth/v1/node/syncing" and method == "GET":
-            return 200, {"data": {
-                "head_slot": str(self.head_slot), "sync_distance": "0",
-                "is_syncing": self.is_syncing, "is_optimistic": self.is_optimistic,
-                "el_offline": False,
-            }}
+            return 200, {
+                "data": {
+                    "head_slot": str(self.head_slot),
+                    "sync_distance": "0",
+                    "is_syncing": self.is_syncing,
+                    "is_optimistic": self.is_optimistic,
+                    "el_offline": False,
+                }
+            }
         if path == "/eth/v1/beacon/headers/head" and method == "GET":
             return 200, self._head()
         if path.startswith(VALIDATORS_PREFIX) and path.endswith("/validators"):
             if method == "POST" and not self.post_supported:
                 return 405, {"code": 405, "message": "Method Not Allowed"}
             return 200, {
-                "execution_optimistic": self.is_optimistic, "finalized": False,
+                "execution_optimistic": self.is_optimistic,
+                "finalized": False,
                 "data": [v.to_json() for v in self._select(ids)],
             }
         if path.startswith(VALIDATORS_PREFIX) and path.endswith("/pending_deposits"):
             if not self.pending_supported:
                 return 404, {"code": 404, "message": "NOT_FOUND: route not found"}
             return 200, {
-                "version": "electra", "execution_optimistic": self.is_optimistic,
-                "finalized": False, "data": [d.to_json() for d in self.pending],
+                "version": "electra",
+                "execution_optimistic": self.is_optimistic,
+                "finalized": False,
+                "data": [d.to_json() for d in self.pending],
             }
         return 404, {"code": 404, "message": f"no route for {method} {path}"}
 
@@ -170,13 +177,17 @@ class FakeBeacon:
     def _head(self) -> dict[str, Any]:
         root = "0x" + self.head_slot.to_bytes(32, "big").hex()
         return {
-            "execution_optimistic": self.is_optimistic, "finalized": False,
+            "execution_optimistic": self.is_optimistic,
+            "finalized": False,
             "data": {
-                "root": root, "canonical": True,
+                "root": root,
+                "canonical": True,
                 "header": {
                     "message": {
-                        "slot": str(self.head_slot), "proposer_index": "7",
-                        "parent_root": "0x" + "11" * 32, "state_root": "0x" + "22" * 32,
+                        "slot": str(self.head_slot),
+                        "proposer_index": "7",
+                        "parent_root": "0x" + "11" * 32,
+                        "state_root": "0x" + "22" * 32,
                         "body_root": "0x" + "33" * 32,
                     },
                     "signature": "0x" + "00" * 96,

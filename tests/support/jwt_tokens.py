@@ -73,11 +73,13 @@ class TokenIssuer:
         claims.update(overrides)
         return {name: value for name, value in claims.items() if value is not None}
 
-    def token(self, sub: str | None = "operator_001", *, algorithm: str | None = None,
-              **overrides: Any) -> str:
+    def token(
+        self, sub: str | None = "operator_001", *, algorithm: str | None = None, **overrides: Any
+    ) -> str:
         return jwt.encode(
-            self.claims(sub, **overrides), self.key, algorithm=algorithm or default_algorithm(
-                self.key)
+            self.claims(sub, **overrides),
+            self.key,
+            algorithm=algorithm or default_algorithm(self.key),
         )
 
     def header(self, sub: str | None = "operator_001", **overrides: Any) -> dict[str, str]:

@@ -4,6 +4,7 @@ It speaks just enough HTTP/1.1 (keep-alive, Content-Length bodies) for httpx, fo
 every request to the upstream node, and on the way back can:
 
 - refuse a method every time (a node without historical state refusing `eth_call`);
+- answer some methods late, counting how many requests the client keeps in flight;
 - refuse `eth_getLogs` over too many blocks or with too many results, the way hosted
   nodes do (-32005 "query returned more than N results" / "block range too large");
 - silently drop logs from big `eth_getLogs` answers (a lying or overloaded backend);
@@ -44,6 +45,9 @@ class FaultPlan:
     """Methods the node answers with a -32000 error carrying this message, every time."""
     only_methods: frozenset[str] | None = None
     """Random faults hit only requests containing one of these methods (None: all)."""
+    slow_methods: dict[str, float] = field(default_factory=dict)
+    """Requests containing one of these methods are answered this many seconds late (a
+    distant node), which shows how many the client keeps in flight (``max_in_flight``)."""
 
     def __post_init__(self) -> None:
         unknown = set(self.rates) - set(RANDOM_FAULTS)
@@ -72,6 +76,8 @@ class RpcProxy:
         self.plan = plan or FaultPlan()
         self.injected: Counter[str] = Counter()
         self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http = httpx.AsyncClient(timeout=30)
@@ -144,9 +150,15 @@ class RpcProxy:
             answer: Any = [_error(c.get("id"), -32000, "injected failure") for c in calls]
             answer = answer if isinstance(request, list) else answer[0]
         else:
-            upstream = await self._http.post(
-                self.upstream, content=body, headers={"content-type": "application/json"}
-            )
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                await self._slow_down({str(c.get("method")) for c in calls})
+                upstream = await self._http.post(
+                    self.upstream, content=body, headers={"content-type": "application/json"}
+                )
+            finally:
+                self.in_flight -= 1
             answer = self._rewrite(calls, upstream.json(), isinstance(request, list))
         payload = json.dumps(answer).encode()
         if fault == "truncate":
@@ -157,6 +169,11 @@ class RpcProxy:
             return False
         await self._respond(writer, payload)
         return True
+
+    async def _slow_down(self, methods: set[str]) -> None:
+        delays = [self.plan.slow_methods.get(method, 0.0) for method in methods]
+        if max(delays, default=0.0) > 0:
+            await asyncio.sleep(max(delays))
 
     @staticmethod
     async def _respond(

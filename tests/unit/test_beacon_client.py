@@ -28,12 +28,18 @@ def pubkey(n: int) -> str:
 
 def validator_json(n: int, status: str = "active_ongoing", **overrides: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "index": str(n), "balance": "32000000000", "status": status,
+        "index": str(n),
+        "balance": "32000000000",
+        "status": status,
         "validator": {
-            "pubkey": pubkey(n), "withdrawal_credentials": CREDS,
-            "effective_balance": "32000000000", "slashed": False,
-            "activation_eligibility_epoch": "1", "activation_epoch": "2",
-            "exit_epoch": "18446744073709551615", "withdrawable_epoch": "18446744073709551615",
+            "pubkey": pubkey(n),
+            "withdrawal_credentials": CREDS,
+            "effective_balance": "32000000000",
+            "slashed": False,
+            "activation_eligibility_epoch": "1",
+            "activation_epoch": "2",
+            "exit_epoch": "18446744073709551615",
+            "withdrawable_epoch": "18446744073709551615",
         },
     }
     entry.update(overrides)
@@ -55,8 +61,7 @@ def make(handler: Handler, **kwargs: Any) -> tuple[BeaconClient, list[httpx.Requ
         return handler(request)
 
     kwargs.setdefault("retry", RetryPolicy(attempts=3, initial_delay=0.0))
-    return BeaconClient(URL, transport=httpx.MockTransport(record), sleep=no_sleep,
-                        **kwargs), seen
+    return BeaconClient(URL, transport=httpx.MockTransport(record), sleep=no_sleep, **kwargs), seen
 
 
 def echo_validators(request: httpx.Request) -> httpx.Response:
@@ -65,8 +70,9 @@ def echo_validators(request: httpx.Request) -> httpx.Response:
     else:
         ids = request.url.params["id"].split(",")
     data = [validator_json(int(i, 16)) for i in ids]
-    return httpx.Response(200, json={"execution_optimistic": False, "finalized": True,
-                                     "data": data})
+    return httpx.Response(
+        200, json={"execution_optimistic": False, "finalized": True, "data": data}
+    )
 
 
 async def test_validators_are_parsed_into_typed_frozen_objects():
@@ -97,8 +103,9 @@ async def test_url_user_info_becomes_basic_auth_and_never_appears_in_errors():
 
 
 async def test_an_http_error_keeps_the_status_and_the_node_message_and_is_not_retried():
-    client, seen = make(lambda r: httpx.Response(
-        400, json={"code": 400, "message": "Invalid state ID: nope"}))
+    client, seen = make(
+        lambda r: httpx.Response(400, json={"code": 400, "message": "Invalid state ID: nope"})
+    )
     with pytest.raises(BeaconHttpError) as caught:
         await client.get_validators([pubkey(1)])
 
@@ -118,9 +125,20 @@ async def test_transport_failures_are_retried_a_bounded_number_of_times():
 
 
 async def test_a_transport_failure_followed_by_an_answer_succeeds():
-    answers = iter([None, {"data": {"head_slot": "12", "sync_distance": "0",
-                                    "is_syncing": False, "is_optimistic": False,
-                                    "el_offline": False}}])
+    answers = iter(
+        [
+            None,
+            {
+                "data": {
+                    "head_slot": "12",
+                    "sync_distance": "0",
+                    "is_syncing": False,
+                    "is_optimistic": False,
+                    "el_offline": False,
+                }
+            },
+        ]
+    )
 
     def flaky(request: httpx.Request) -> httpx.Response:
         body = next(answers)
@@ -142,13 +160,24 @@ async def test_a_transport_failure_followed_by_an_answer_succeeds():
         (json.dumps({"data": [validator_json(1, index="-1")]}).encode(), "index"),
         (json.dumps({"data": [validator_json(1, index="0x1")]}).encode(), "index"),
         (json.dumps({"data": [validator_json(1, status="")]}).encode(), "status"),
-        (json.dumps({"data": [{**validator_json(1), "validator": {"pubkey": "0x12"}}]}).encode(),
-         "pubkey"),
+        (
+            json.dumps({"data": [{**validator_json(1), "validator": {"pubkey": "0x12"}}]}).encode(),
+            "pubkey",
+        ),
         (json.dumps({"data": [validator_json(1, status=None)]}).encode(), "status"),
         (json.dumps([1, 2, 3]).encode(), "<body>"),
     ],
-    ids=["html", "truncated", "data-not-list", "negative", "hex-index", "empty-status",
-         "short-pubkey", "null-status", "array-body"],
+    ids=[
+        "html",
+        "truncated",
+        "data-not-list",
+        "negative",
+        "hex-index",
+        "empty-status",
+        "short-pubkey",
+        "null-status",
+        "array-body",
+    ],
 )
 async def test_an_unexpected_shape_is_a_typed_error_not_a_crash(body: bytes, problem: str):
     client, _ = make(lambda r: httpx.Response(200, content=body))
@@ -190,8 +219,12 @@ async def test_a_node_refusing_post_is_asked_with_get_from_then_on():
     await client.get_validators([pubkey(1)])
 
     assert [r.method for r in seen] == ["POST", "GET", "GET", "GET", "GET"]
-    assert [len(r.url.params["id"].split(",")) for r in seen[1:]] == [GET_MAX_IDS,
-                                                                       GET_MAX_IDS, 5, 1]
+    assert [len(r.url.params["id"].split(",")) for r in seen[1:]] == [
+        GET_MAX_IDS,
+        GET_MAX_IDS,
+        5,
+        1,
+    ]
     assert b"," in seen[1].url.raw_path  # ids=a,b,c as the Beacon API documents
     assert len(first.data) == GET_MAX_IDS * 2 + 5
 
@@ -231,12 +264,24 @@ async def test_a_state_id_that_could_rewrite_the_path_is_refused(state_id: str):
 
 
 async def test_the_head_header_gives_slot_root_and_flags():
-    body = {"execution_optimistic": True, "finalized": False, "data": {
-        "root": "0x" + "AA" * 32, "canonical": True,
-        "header": {"message": {"slot": "8123", "proposer_index": "1",
-                               "parent_root": "0x" + "11" * 32, "state_root": "0x" + "22" * 32,
-                               "body_root": "0x" + "33" * 32},
-                   "signature": "0x" + "00" * 96}}}
+    body = {
+        "execution_optimistic": True,
+        "finalized": False,
+        "data": {
+            "root": "0x" + "AA" * 32,
+            "canonical": True,
+            "header": {
+                "message": {
+                    "slot": "8123",
+                    "proposer_index": "1",
+                    "parent_root": "0x" + "11" * 32,
+                    "state_root": "0x" + "22" * 32,
+                    "body_root": "0x" + "33" * 32,
+                },
+                "signature": "0x" + "00" * 96,
+            },
+        },
+    }
     client, seen = make(lambda r: httpx.Response(200, json=body))
     head = await client.get_head()
 
@@ -246,9 +291,20 @@ async def test_the_head_header_gives_slot_root_and_flags():
 
 
 async def test_pending_deposits_are_parsed_where_the_node_serves_them():
-    body = {"version": "electra", "execution_optimistic": False, "finalized": False,
-            "data": [{"pubkey": pubkey(3), "withdrawal_credentials": CREDS,
-                      "amount": "32000000000", "signature": "0x" + "00" * 96, "slot": "77"}]}
+    body = {
+        "version": "electra",
+        "execution_optimistic": False,
+        "finalized": False,
+        "data": [
+            {
+                "pubkey": pubkey(3),
+                "withdrawal_credentials": CREDS,
+                "amount": "32000000000",
+                "signature": "0x" + "00" * 96,
+                "slot": "77",
+            }
+        ],
+    }
     client, seen = make(lambda r: httpx.Response(200, json=body))
     queue = await client.get_pending_deposits()
 

@@ -87,15 +87,24 @@ def test_secrets_are_hidden_in_repr() -> None:
 
 
 def test_admin_guards_carry_the_runbook_messages() -> None:
-    with pytest.raises(ConfigurationError, match="^SEAT_MANAGER_ADMIN_ENABLE=true requires "
-                                                 "SEAT_MANAGER_ADMIN_USERS_JSON$"):
+    with pytest.raises(
+        ConfigurationError,
+        match="^SEAT_MANAGER_ADMIN_ENABLE=true requires SEAT_MANAGER_ADMIN_USERS_JSON$",
+    ):
         load(SEAT_MANAGER_ADMIN_ENABLE="true")
-    with pytest.raises(ConfigurationError, match="SEAT_MANAGER_ADMIN_SESSION_SECRET with "
-                                                 "length >= 32"):
-        load(SEAT_MANAGER_ADMIN_ENABLE="true", SEAT_MANAGER_ADMIN_USERS_JSON="[]",
-             SEAT_MANAGER_ADMIN_SESSION_SECRET="x" * 31)
-    assert load(SEAT_MANAGER_ADMIN_ENABLE="true", SEAT_MANAGER_ADMIN_USERS_JSON="[]",
-                SEAT_MANAGER_ADMIN_SESSION_SECRET="x" * 32).admin_enable
+    with pytest.raises(
+        ConfigurationError, match="SEAT_MANAGER_ADMIN_SESSION_SECRET with length >= 32"
+    ):
+        load(
+            SEAT_MANAGER_ADMIN_ENABLE="true",
+            SEAT_MANAGER_ADMIN_USERS_JSON="[]",
+            SEAT_MANAGER_ADMIN_SESSION_SECRET="x" * 31,
+        )
+    assert load(
+        SEAT_MANAGER_ADMIN_ENABLE="true",
+        SEAT_MANAGER_ADMIN_USERS_JSON="[]",
+        SEAT_MANAGER_ADMIN_SESSION_SECRET="x" * 32,
+    ).admin_enable
 
 
 def test_mode_defaults_to_owner_send_with_a_key_and_propose_without() -> None:
@@ -139,10 +148,14 @@ def test_seed_json_errors_use_the_runbook_messages(raw: str, message: str) -> No
 
 
 def test_seed_json_parses_rows_in_order() -> None:
-    seeds = parse_seed_seats('[{"seatId":"seat_001","operatorId":"operator_001"},'
-                             '{"seatId":"seat_002","operatorId":"operator_002"}]')
+    seeds = parse_seed_seats(
+        '[{"seatId":"seat_001","operatorId":"operator_001"},'
+        '{"seatId":"seat_002","operatorId":"operator_002"}]'
+    )
     assert [(s.seat_id, s.operator_id) for s in seeds] == [
-        ("seat_001", "operator_001"), ("seat_002", "operator_002")]
+        ("seat_001", "operator_001"),
+        ("seat_002", "operator_002"),
+    ]
 
 
 def test_redact_url_hides_only_the_password() -> None:

@@ -35,11 +35,18 @@ EXPECTED = vault_credentials(VAULT)
 S = SeatStatus
 
 
-def record(status: str, *, slashed: bool = False, credentials: bytes = OURS,
-           index: int = 7, activation: int = FAR_FUTURE_EPOCH,
-           exit_: int = FAR_FUTURE_EPOCH) -> ValidatorRecord:
-    return ValidatorRecord(index, ValidatorStatus(status), slashed, credentials,
-                           Epoch(activation), Epoch(exit_))
+def record(
+    status: str,
+    *,
+    slashed: bool = False,
+    credentials: bytes = OURS,
+    index: int = 7,
+    activation: int = FAR_FUTURE_EPOCH,
+    exit_: int = FAR_FUTURE_EPOCH,
+) -> ValidatorRecord:
+    return ValidatorRecord(
+        index, ValidatorStatus(status), slashed, credentials, Epoch(activation), Epoch(exit_)
+    )
 
 
 def seen(status: str, **kwargs: object) -> ClObservation:
@@ -106,9 +113,13 @@ def test_a_chain_ahead_of_the_seat_moves_it_forward(current, status, target):
 
 @pytest.mark.parametrize(
     ("current", "status"),
-    [(S.CL_VISIBLE, "pending_queued"), (S.ACTIVE, "active_ongoing"),
-     (S.ACTIVE, "active_exiting"), (S.EXITED, "exited_unslashed"),
-     (S.EXITED, "withdrawal_done")],
+    [
+        (S.CL_VISIBLE, "pending_queued"),
+        (S.ACTIVE, "active_ongoing"),
+        (S.ACTIVE, "active_exiting"),
+        (S.EXITED, "exited_unslashed"),
+        (S.EXITED, "withdrawal_done"),
+    ],
 )
 def test_a_seat_already_where_the_chain_is_stays(current, status):
     assert decide(current, seen(status), expected_credentials=EXPECTED).verdict is Verdict.STAY
@@ -127,25 +138,32 @@ def test_a_pubkey_only_in_the_pending_queue_makes_the_seat_cl_visible(current):
 
 @pytest.mark.parametrize("current", [S.ENROLLED, S.DEPOSITED, S.CL_VISIBLE, S.ACTIVE])
 def test_a_slashed_validator_moves_any_watched_seat_to_exception(current):
-    decision = decide(current, seen("active_slashed", slashed=True),
-                      expected_credentials=EXPECTED)
+    decision = decide(current, seen("active_slashed", slashed=True), expected_credentials=EXPECTED)
     assert (decision.verdict, decision.target, decision.anomaly) == (
-        Verdict.MOVE, S.EXCEPTION, Anomaly.SLASHED
+        Verdict.MOVE,
+        S.EXCEPTION,
+        Anomaly.SLASHED,
     )
 
 
 def test_foreign_validator_credentials_move_the_seat_to_exception():
-    decision = decide(S.ACTIVE, seen("active_ongoing", credentials=FOREIGN),
-                      expected_credentials=EXPECTED)
+    decision = decide(
+        S.ACTIVE, seen("active_ongoing", credentials=FOREIGN), expected_credentials=EXPECTED
+    )
     assert (decision.verdict, decision.target, decision.anomaly) == (
-        Verdict.MOVE, S.EXCEPTION, Anomaly.CREDENTIALS_MISMATCH
+        Verdict.MOVE,
+        S.EXCEPTION,
+        Anomaly.CREDENTIALS_MISMATCH,
     )
     assert FOREIGN.hex() in decision.detail
 
 
 def test_compounding_credentials_to_the_same_vault_are_ours():
-    decision = decide(S.ACTIVE, seen("active_ongoing", credentials=OURS_COMPOUNDING),
-                      expected_credentials=EXPECTED)
+    decision = decide(
+        S.ACTIVE,
+        seen("active_ongoing", credentials=OURS_COMPOUNDING),
+        expected_credentials=EXPECTED,
+    )
     assert decision.verdict is Verdict.STAY
 
 
@@ -162,14 +180,16 @@ def test_foreign_top_ups_to_an_existing_validator_are_ignored():
 
 
 def test_without_a_known_vault_the_credentials_are_not_checked():
-    decision = decide(S.DEPOSITED, seen("active_ongoing", credentials=FOREIGN),
-                      expected_credentials=None)
+    decision = decide(
+        S.DEPOSITED, seen("active_ongoing", credentials=FOREIGN), expected_credentials=None
+    )
     assert (decision.verdict, decision.target) == (Verdict.MOVE, S.ACTIVE)
 
 
 def test_a_validator_index_other_than_the_recorded_one_is_an_anomaly():
-    decision = decide(S.ACTIVE, seen("active_ongoing", index=8), expected_credentials=EXPECTED,
-                      known_index=7)
+    decision = decide(
+        S.ACTIVE, seen("active_ongoing", index=8), expected_credentials=EXPECTED, known_index=7
+    )
     assert (decision.target, decision.anomaly) == (S.EXCEPTION, Anomaly.INDEX_CHANGED)
 
 
@@ -221,16 +241,17 @@ def test_contradictions_on_an_exited_seat_are_flagged_not_moved(observation, ano
 
 @pytest.mark.parametrize("current", [S.EXCEPTION, S.REVOKED])
 def test_seats_off_the_main_path_are_never_touched(current):
-    decision = decide(current, seen("active_slashed", slashed=True),
-                      expected_credentials=EXPECTED)
+    decision = decide(current, seen("active_slashed", slashed=True), expected_credentials=EXPECTED)
     assert decision.verdict is Verdict.STAY
 
 
 @pytest.mark.parametrize(
     ("observation", "label"),
-    [(seen("active_exiting"), "active_exiting"),
-     (ClObservation(None, pending(OURS)), "pending_deposit"),
-     (NOTHING, "not_found")],
+    [
+        (seen("active_exiting"), "active_exiting"),
+        (ClObservation(None, pending(OURS)), "pending_deposit"),
+        (NOTHING, "not_found"),
+    ],
 )
 def test_the_cl_status_label_names_what_the_beacon_showed(observation, label):
     assert observation.cl_status == label
@@ -254,20 +275,28 @@ def test_evidence_epoch_is_the_epoch_the_move_rests_on(target, activation, exit_
 def test_move_evidence_names_index_status_epoch_slot_and_source():
     observation = seen("active_ongoing", activation=200, index=42)
     decision = decide(S.DEPOSITED, observation, expected_credentials=EXPECTED)
-    evidence = move_evidence(observation, decision, slot=6400, block_root="0x" + "aa" * 32,
-                             credentials_checked=True)
+    evidence = move_evidence(
+        observation, decision, slot=6400, block_root="0x" + "aa" * 32, credentials_checked=True
+    )
     assert evidence == {
-        "source": "beacon", "status": "active_ongoing", "validator_index": 42, "epoch": 200,
-        "slot": 6400, "block_root": "0x" + "aa" * 32, "slashed": False,
-        "credentials_checked": True, "withdrawal_credentials": "0x" + OURS.hex(),
+        "source": "beacon",
+        "status": "active_ongoing",
+        "validator_index": 42,
+        "epoch": 200,
+        "slot": 6400,
+        "block_root": "0x" + "aa" * 32,
+        "slashed": False,
+        "credentials_checked": True,
+        "withdrawal_credentials": "0x" + OURS.hex(),
     }
 
 
 def test_move_evidence_of_an_anomaly_carries_its_code_and_detail():
     observation = ClObservation(None, pending(FOREIGN))
     decision = decide(S.DEPOSITED, observation, expected_credentials=EXPECTED)
-    evidence = move_evidence(observation, decision, slot=1, block_root="0x00",
-                             credentials_checked=True)
+    evidence = move_evidence(
+        observation, decision, slot=1, block_root="0x00", credentials_checked=True
+    )
     assert evidence["anomaly"] == "WITHDRAWAL_CREDENTIALS_MISMATCH"
     assert FOREIGN.hex() in str(evidence["detail"])
     assert evidence["pending_deposit_slots"] == [100]
@@ -288,19 +317,28 @@ observations = st.builds(
             exit_epoch=st.sampled_from([Epoch(9), FAR_FUTURE_EPOCH]),
         ),
     ),
-    st.lists(st.builds(PendingDepositRecord, st.sampled_from([OURS, FOREIGN]),
-                       st.just(Gwei(1)), st.just(Slot(1))), max_size=2).map(tuple),
+    st.lists(
+        st.builds(
+            PendingDepositRecord,
+            st.sampled_from([OURS, FOREIGN]),
+            st.just(Gwei(1)),
+            st.just(Slot(1)),
+        ),
+        max_size=2,
+    ).map(tuple),
     st.booleans(),
 )
 
 
-@given(current=st.sampled_from(SeatStatus), observation=observations,
-       known_index=st.one_of(st.none(), st.integers(0, 20)))
+@given(
+    current=st.sampled_from(SeatStatus),
+    observation=observations,
+    known_index=st.one_of(st.none(), st.integers(0, 20)),
+)
 def test_decisions_only_ever_ask_for_moves_the_state_machine_allows(
     current, observation, known_index
 ):
-    decision = decide(current, observation, expected_credentials=EXPECTED,
-                      known_index=known_index)
+    decision = decide(current, observation, expected_credentials=EXPECTED, known_index=known_index)
     if decision.verdict is Verdict.MOVE:
         assert decision.target in allowed_targets(current, ActorKind.WATCHER)
         assert decision.target is S.EXCEPTION or (

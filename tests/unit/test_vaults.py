@@ -11,8 +11,9 @@ from seat_manager.domain.vaults import (
 def test_create2_matches_eip1014_example_vectors() -> None:
     # EIP-1014 example 1 and example 5
     assert (
-        create2_address("0x0000000000000000000000000000000000000000", b"\x00" * 32,
-                        "0x" + keccak(b"\x00").hex())
+        create2_address(
+            "0x0000000000000000000000000000000000000000", b"\x00" * 32, "0x" + keccak(b"\x00").hex()
+        )
         == "0x4D1A2e2bB4F88F0250f26Ffff098B0b30B26BF38"
     )
     assert (

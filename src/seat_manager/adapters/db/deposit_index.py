@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Dialect, Table, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -101,6 +101,14 @@ _DEPOSIT_COLUMNS = (
 )
 
 
+def _created_at(dialect: Dialect, now: datetime) -> Any:
+    """``now`` as the driver takes it for created_at (SQLite: SQLAlchemy's text form),
+    converted once for a whole bulk insert instead of once per row."""
+    column_type = _DEPOSITS.c.created_at.type.dialect_impl(dialect)
+    process = column_type.bind_processor(dialect)
+    return process(now) if process is not None else now
+
+
 async def _driver_in_transaction(conn: AsyncConnection) -> Any:
     """The asyncpg connection under the session, once the session's transaction has
     really begun there (SQLAlchemy begins it lazily, at its first statement)."""
@@ -148,8 +156,7 @@ class DepositIndexRepository:
             return 0
         conn = await self._session.connection()
         dialect = conn.dialect
-        created = ElDepositRow.__table__.c.created_at.type.bind_processor(dialect)
-        stamp = created(now) if created is not None else now
+        stamp = _created_at(dialect, now)
         if dialect.name == "postgresql":
             return await _copy_insert(conn, rows, stamp)
         result = await conn.exec_driver_sql(_SQLITE_INSERT, [(*row, stamp) for row in rows])
@@ -164,8 +171,7 @@ class DepositIndexRepository:
             return 0
         conn = await self._session.connection()
         dialect = conn.dialect
-        created = ElDepositRow.__table__.c.created_at.type.bind_processor(dialect)
-        stamp = created(now) if created is not None else now
+        stamp = _created_at(dialect, now)
         if dialect.name == "postgresql":
             driver = await _driver_in_transaction(conn)
             await driver.copy_records_to_table(
