@@ -19,7 +19,7 @@ is dropped. One cycle is one `run_cycle(now)` call; the runner owns the loop.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,13 +27,13 @@ from seat_manager.adapters.chain.plans import PayloadInvalid, PlanConfig, build_
 from seat_manager.adapters.chain.proposal_effects import ChainEffects
 from seat_manager.adapters.chain.rpc import RpcClient
 from seat_manager.adapters.db import proposals
+from seat_manager.adapters.db.claimed import claimed_from_row
 from seat_manager.adapters.db.queue import ClaimedOperation
 from seat_manager.adapters.db.tables import OperationRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
 from seat_manager.domain import operations as domain
-from seat_manager.domain.operations import Operation, OperationKind, OperationStatus
+from seat_manager.domain.operations import Operation, OperationStatus
 from seat_manager.domain.seats import Actor, ActorKind
-from seat_manager.domain.types import OperationId, SeatId
 
 log = logging.getLogger("seat_manager.proposals")
 
@@ -54,21 +54,7 @@ def _snapshot(row: OperationRow) -> tuple[ClaimedOperation, dict[str, Any]]:
     """The row as plain values (read inside the unit of work, which expires its rows on
     the way out) and its proposal. `build_plan` reads only the id, seat, kind and
     payload; no lease is involved."""
-    claimed = ClaimedOperation(
-        operation_id=OperationId(row.operation_id),
-        seat_id=SeatId(row.seat_id),
-        kind=OperationKind(row.kind),
-        attempts=row.attempts,
-        available_at=row.available_at,
-        lease_owner="",
-        lease_expires_at=row.available_at,
-        payload=dict(row.payload or {}),
-        tx_nonce=row.tx_nonce,
-        tx_hash=row.tx_hash,
-        signed_tx=row.signed_tx,
-        error_code=row.error_code,
-        error_message=row.error_message,
-    )
+    claimed = replace(claimed_from_row(row), lease_owner="", lease_expires_at=row.available_at)
     return claimed, dict(row.proposal or {})
 
 
