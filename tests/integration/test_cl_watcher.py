@@ -20,11 +20,8 @@ from seat_manager.adapters.beacon import (
     BeaconTransportError,
 )
 from seat_manager.adapters.chain.rpc import RetryPolicy
-from seat_manager.adapters.db.engine import make_engine
-from seat_manager.adapters.db.migrator import migrate
 from seat_manager.adapters.db.tables import AuditEventRow, SeatEventRow, SeatRow, WatcherStateRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
-from seat_manager.config import load_settings
 from seat_manager.domain.validator_status import UnknownValidatorStatus
 from seat_manager.domain.vaults import withdrawal_credentials
 from seat_manager.workers.cl_metrics import ClMetrics
@@ -49,16 +46,6 @@ OTHER_CREDENTIALS = "0x01" + "00" * 11 + "cd" * 20
 
 def pubkey(n: int) -> str:
     return "0x" + n.to_bytes(48, "big").hex()
-
-
-@pytest.fixture
-async def uow_factory(store_env: dict[str, str]) -> AsyncIterator[UnitOfWorkFactory]:
-    engine = make_engine(load_settings(store_env, env_file=None).store)
-    await migrate(engine)
-    try:
-        yield UnitOfWorkFactory(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from seat_manager.adapters.db.deposit_index import DepositRow
-from seat_manager.adapters.db.engine import make_engine
-from seat_manager.adapters.db.migrator import migrate
 from seat_manager.adapters.db.tables import ElDepositRow
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
-from seat_manager.config import load_settings
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -31,27 +27,17 @@ def row(n: int, *, block: int = 100, block_hash: bytes = b"\x11" * 32) -> Deposi
     )
 
 
-@pytest.fixture
-async def uows(store_env: dict[str, str]) -> AsyncIterator[UnitOfWorkFactory]:
-    engine = make_engine(load_settings(store_env, env_file=None).store)
-    await migrate(engine)
-    try:
-        yield UnitOfWorkFactory(engine)
-    finally:
-        await engine.dispose()
-
-
 async def test_insert_skips_rows_already_indexed_and_counts_only_new_ones(
-    uows: UnitOfWorkFactory,
+    uow_factory: UnitOfWorkFactory,
 ) -> None:
-    async with uows() as uow:
+    async with uow_factory() as uow:
         assert await uow.deposits.insert_rows([row(0), row(1)], NOW) == 2
         await uow.commit()
-    async with uows() as uow:
+    async with uow_factory() as uow:
         # (block hash, log index) 1 is there already; 2 and 3 are new.
         assert await uow.deposits.insert_rows([row(1), row(2), row(3)], NOW) == 2
         await uow.commit()
-    async with uows() as uow:
+    async with uow_factory() as uow:
         stored = await uow.deposits.all()
         stamps = set((await uow.session.execute(select(ElDepositRow.created_at))).scalars())
     assert stamps == {NOW}
@@ -63,9 +49,9 @@ async def test_insert_skips_rows_already_indexed_and_counts_only_new_ones(
 
 
 async def test_the_same_log_index_in_another_block_is_another_deposit(
-    uows: UnitOfWorkFactory,
+    uow_factory: UnitOfWorkFactory,
 ) -> None:
-    async with uows() as uow:
+    async with uow_factory() as uow:
         inserted = await uow.deposits.insert_rows(
             [row(5), row(5, block=101, block_hash=b"\x22" * 32)], NOW
         )
@@ -74,37 +60,37 @@ async def test_the_same_log_index_in_another_block_is_another_deposit(
 
 
 async def test_a_rolled_back_insert_leaves_nothing_and_the_next_transaction_starts_clean(
-    uows: UnitOfWorkFactory,
+    uow_factory: UnitOfWorkFactory,
 ) -> None:
-    async with uows() as uow:
+    async with uow_factory() as uow:
         assert await uow.deposits.insert_rows([row(n) for n in range(3)], NOW) == 3
         # leaving the unit of work without a commit rolls it back
-    async with uows() as uow:
+    async with uow_factory() as uow:
         assert await uow.deposits.count() == 0
         # Whatever was staged for the rolled-back insert is gone too: only these count.
         assert await uow.deposits.insert_rows([row(7)], NOW) == 1
         await uow.commit()
-    async with uows() as uow:
+    async with uow_factory() as uow:
         assert [d.deposit_index for d in await uow.deposits.all()] == [7]
 
 
-async def test_thousands_of_rows_in_one_call(uows: UnitOfWorkFactory) -> None:
+async def test_thousands_of_rows_in_one_call(uow_factory: UnitOfWorkFactory) -> None:
     rows = [row(n, block=1000 + n // 100) for n in range(5000)]
-    async with uows() as uow:
+    async with uow_factory() as uow:
         assert await uow.deposits.insert_rows(rows, NOW) == 5000
         await uow.commit()
-    async with uows() as uow:
+    async with uow_factory() as uow:
         assert await uow.deposits.insert_rows(rows, NOW) == 0
         assert await uow.deposits.count() == 5000
         assert await uow.deposits.count_between(1000, 1009) == 1000
 
 
-async def test_append_stores_rows_known_to_be_absent(uows: UnitOfWorkFactory) -> None:
+async def test_append_stores_rows_known_to_be_absent(uow_factory: UnitOfWorkFactory) -> None:
     rows = [row(n, block=2000 + n // 10) for n in range(300)]
-    async with uows() as uow:
+    async with uow_factory() as uow:
         assert await uow.deposits.append_rows(rows, NOW) == 300
         await uow.commit()
-    async with uows() as uow:
+    async with uow_factory() as uow:
         stored = await uow.deposits.all()
         stamps = set((await uow.session.execute(select(ElDepositRow.created_at))).scalars())
     assert stamps == {NOW}
@@ -113,9 +99,9 @@ async def test_append_stores_rows_known_to_be_absent(uows: UnitOfWorkFactory) ->
 
 
 async def test_append_of_a_row_already_there_fails_and_changes_nothing(
-    uows: UnitOfWorkFactory,
+    uow_factory: UnitOfWorkFactory,
 ) -> None:
-    async with uows() as uow:
+    async with uow_factory() as uow:
         await uow.deposits.append_rows([row(0)], NOW)
         await uow.commit()
     duplicate = (
@@ -123,17 +109,17 @@ async def test_append_of_a_row_already_there_fails_and_changes_nothing(
         r"|UNIQUE constraint failed: el_deposits\.block_hash, el_deposits\.log_index"
     )
     with pytest.raises(Exception, match=duplicate):  # noqa: PT011 - a driver's own type
-        async with uows() as uow:
+        async with uow_factory() as uow:
             await uow.deposits.append_rows([row(1), row(0)], NOW)
             await uow.commit()
-    async with uows() as uow:
+    async with uow_factory() as uow:
         assert [d.deposit_index for d in await uow.deposits.all()] == [0]
 
 
 async def test_append_in_a_rolled_back_unit_of_work_leaves_nothing(
-    uows: UnitOfWorkFactory,
+    uow_factory: UnitOfWorkFactory,
 ) -> None:
-    async with uows() as uow:
+    async with uow_factory() as uow:
         assert await uow.deposits.append_rows([row(n) for n in range(5)], NOW) == 5
-    async with uows() as uow:
+    async with uow_factory() as uow:
         assert await uow.deposits.count() == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
@@ -13,21 +12,10 @@ from sqlalchemy import text
 
 from seat_manager.adapters.db.engine import make_engine
 from seat_manager.adapters.db.leader import FileLeaderLock, PostgresLeaderLock
-from seat_manager.adapters.db.migrator import migrate
 from seat_manager.adapters.db.uow import UnitOfWorkFactory
 from seat_manager.config import load_settings
 from seat_manager.services.health import watcher_health
 from seat_manager.workers.runner import PeriodicTask, WatcherHalted, run_periodic
-
-
-@pytest.fixture
-async def uow_factory(store_env: dict[str, str]) -> AsyncIterator[UnitOfWorkFactory]:
-    engine = make_engine(load_settings(store_env, env_file=None).store)
-    await migrate(engine)
-    try:
-        yield UnitOfWorkFactory(engine)
-    finally:
-        await engine.dispose()
 
 
 class Flaky:
@@ -117,7 +105,8 @@ async def test_postgres_leader_lock_is_exclusive_and_passes_on_when_the_holder_d
             await conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_locks"
-                    " WHERE locktype = 'advisory' AND granted"
+                    " WHERE locktype = 'advisory' AND granted AND database ="
+                    " (SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             )
         assert await b.acquire()

@@ -130,6 +130,14 @@ async def _copy_insert(conn: AsyncConnection, rows: Sequence[DepositRow], stamp:
     return int(result.rowcount)
 
 
+async def _copy_append(conn: AsyncConnection, rows: Sequence[DepositRow], stamp: Any) -> int:
+    """PostgreSQL bulk insert of absent rows: one COPY straight into el_deposits."""
+    driver = await _driver_in_transaction(conn)
+    records = [(*row, stamp) for row in rows]
+    await driver.copy_records_to_table("el_deposits", records=records, columns=_ALL_COLUMNS)
+    return len(rows)
+
+
 class DepositIndexRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -152,33 +160,25 @@ class DepositIndexRepository:
     async def insert_rows(self, rows: Sequence[DepositRow], now: datetime) -> int:
         """Bulk insert-if-absent on (block_hash, log_index), in the session's transaction;
         returns how many rows the database says it inserted."""
-        if not rows:
-            return 0
-        conn = await self._session.connection()
-        dialect = conn.dialect
-        stamp = _created_at(dialect, now)
-        if dialect.name == "postgresql":
-            return await _copy_insert(conn, rows, stamp)
-        result = await conn.exec_driver_sql(_SQLITE_INSERT, [(*row, stamp) for row in rows])
-        return int(result.rowcount)
+        return await self._bulk(rows, now, skip_present=True)
 
     async def append_rows(self, rows: Sequence[DepositRow], now: datetime) -> int:
         """Bulk insert of rows the caller knows are absent (no deposit of their blocks is
         indexed yet: a first scan). A row that is there after all fails the statement,
         and with it the transaction, instead of being skipped. Cheaper than
         ``insert_rows`` on PostgreSQL: one COPY straight into the table."""
+        return await self._bulk(rows, now, skip_present=False)
+
+    async def _bulk(self, rows: Sequence[DepositRow], now: datetime, *, skip_present: bool) -> int:
         if not rows:
             return 0
         conn = await self._session.connection()
-        dialect = conn.dialect
-        stamp = _created_at(dialect, now)
-        if dialect.name == "postgresql":
-            driver = await _driver_in_transaction(conn)
-            await driver.copy_records_to_table(
-                "el_deposits", records=[(*row, stamp) for row in rows], columns=_ALL_COLUMNS
-            )
-            return len(rows)
-        result = await conn.exec_driver_sql(_SQLITE_APPEND, [(*row, stamp) for row in rows])
+        stamp = _created_at(conn.dialect, now)
+        if conn.dialect.name == "postgresql":
+            copy = _copy_insert if skip_present else _copy_append
+            return await copy(conn, rows, stamp)
+        statement = _SQLITE_INSERT if skip_present else _SQLITE_APPEND
+        result = await conn.exec_driver_sql(statement, [(*row, stamp) for row in rows])
         return int(result.rowcount)
 
     async def count_between(self, first: int, last: int) -> int:
