@@ -3,7 +3,9 @@
 A range is read as a single JSON-RPC batch: the DepositEvent logs of blocks
 first..last, the contract's `get_deposit_count()` at `last`, and the headers the
 watcher must remember (always `last`; every block of the range within the reorg
-window of the head). What comes back is checked before anyone may record it:
+window of the head). ``RangeReader.fetch`` asks; ``RangeReader.verify`` checks the answer
+against the block before the range, so a range can be asked for before the one ahead of
+it is checked. What comes back is checked before anyone may record it:
 
 - every log decodes as an official DepositEvent of the deposit contract, lies inside
   the range, is not `removed`, and appears once;
@@ -159,19 +161,6 @@ class RangeReader:
         count = decode_deposit_count(parse_data(raw.count_data, "eth_call"))
         _check_indexes(rows, raw.first, raw.last, count_before, count)
         return RangeRead(raw.first, raw.last, rows, headers, count)
-
-    async def read(
-        self,
-        first: int,
-        last: int,
-        *,
-        head: int,
-        window: int,
-        cursor_hash: str | None,
-        count_before: int,
-    ) -> RangeRead:
-        raw = await self.fetch(first, last, head=head, window=window)
-        return self.verify(raw, cursor_hash=cursor_hash, count_before=count_before)
 
     @staticmethod
     def _headers(
