@@ -102,13 +102,16 @@ async def test_postgres_leader_lock_is_exclusive_and_passes_on_when_the_holder_d
         assert await a.acquire()  # still held by its holder
         assert not await b.acquire()
         async with engine_b.connect() as conn:  # the holder's session dies
-            await conn.execute(
+            # (only sessions of this test's database; waiting until they are gone, so
+            # their locks are released before b asks again)
+            ended = await conn.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks"
                     " WHERE locktype = 'advisory' AND granted AND database ="
                     " (SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             )
+            assert ended.scalars().all() == [True]
         assert await b.acquire()
         assert not await a.acquire()  # notices its lost connection, cannot take it back
         await b.release()
