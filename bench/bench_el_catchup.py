@@ -20,7 +20,7 @@ machine the node, the store and the watcher share the cores, and that bound show
 much of a ratio is the work itself rather than waiting.
 
     .venv/bin/python bench/bench_el_catchup.py [--events 20000] [--per-tx 500]
-        [--gap 100] [--max-range 200] [--repeat 3]
+        [--gap 100] [--max-range 200] [--repeat 3] [--node-delay-ms 0]
 
 The defaults make ~4,100 blocks scanned in 21 ranges of about 1,000 deposits each
 (anvil slows down as it mines, so many more empty blocks would take minutes to build);
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -38,9 +39,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the anvil and store helpers of the test suite
 
+import httpx  # noqa: E402
 from eth_utils.crypto import keccak  # noqa: E402
 from tests.support.anvil import ACCOUNTS, Anvil  # noqa: E402
 from tests.support.el_chain import migrated_engine, wait_receipt  # noqa: E402
@@ -77,6 +80,8 @@ class Chain:
     first: int
     last: int
     events: int
+    url: str
+    """Where the contenders send their requests: anvil, or a delaying proxy before it."""
 
     def ranges(self, size: int) -> list[tuple[int, int]]:
         return [
@@ -134,7 +139,88 @@ def build_chain(events: int, per_tx: int, gap: int) -> Chain:
         made += n
     anvil.rpc("anvil_mine", [hex(gap)])
     last = int(anvil.rpc("eth_blockNumber"), 16)
-    return Chain(anvil, address, abi, first, last, made)
+    return Chain(anvil, address, abi, first, last, made, anvil.url)
+
+
+# ---- a distant node ---------------------------------------------------------------------------
+
+
+class DelayProxy:
+    """Passes bytes between the contenders and anvil unchanged, holding each request
+    ``delay`` seconds before it goes on: the round trip to a node that is not on this
+    machine. Runs its own event loop in a thread (its CPU counts as the bench process's)."""
+
+    def __init__(self, upstream: str, delay: float) -> None:
+        self._upstream = httpx.URL(upstream)
+        self._delay = delay
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.url = ""
+
+    def __enter__(self) -> DelayProxy:
+        self._thread.start()
+        self._started.wait(10)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", 0)
+        )
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        self._started.set()
+        self._loop.run_forever()
+
+    async def _close(self) -> None:
+        self._server.close()
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _serve(
+        self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
+    ) -> None:
+        node_in, node_out = await asyncio.open_connection(self._upstream.host, self._upstream.port)
+        # Cancelled at shutdown: end quietly (asyncio's stream callback would log it).
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(self._requests(client_in, node_out), _pipe(node_in, client_out))
+
+    async def _requests(self, source: asyncio.StreamReader, node: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await source.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                body = await source.readexactly(length)
+                await asyncio.sleep(self._delay)
+                node.write(head + body)
+                await node.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            node.close()
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    try:
+        while data := await source.read(1 << 20):
+            sink.write(data)
+            await sink.drain()
+    except ConnectionError:
+        pass
+    finally:
+        sink.close()
 
 
 # ---- CPU accounting (Linux /proc): where the cores went during a timed run -------------------
@@ -202,7 +288,7 @@ async def raw_fetch(chain: Chain, size: int) -> tuple[Meter, int]:
     before the clock starts, as in ``watcher_catch_up``."""
     topic = "0x" + keccak(text="DepositEvent(bytes,bytes,bytes,bytes,bytes)").hex()
     count = 0
-    async with RpcClient(chain.anvil.url) as rpc:
+    async with RpcClient(chain.url) as rpc:
         with Meter(chain.anvil.process.pid) as meter:
             for first, last in chain.ranges(size):
                 logs = await rpc.raw_logs(
@@ -222,7 +308,7 @@ async def watcher_catch_up(chain: Chain, size: int, env: dict[str, str]) -> tupl
     engine = await migrated_engine(env)
     uows = UnitOfWorkFactory(engine)
     try:
-        async with RpcClient(chain.anvil.url) as rpc:
+        async with RpcClient(chain.url) as rpc:
             watcher = ElDepositWatcher(
                 rpc,
                 uows,
@@ -247,7 +333,7 @@ async def watcher_catch_up(chain: Chain, size: int, env: dict[str, str]) -> tupl
 
 
 def web3_loop(chain: Chain, size: int) -> int:
-    w3 = Web3(Web3.HTTPProvider(chain.anvil.url, request_kwargs={"timeout": 120}))
+    w3 = Web3(Web3.HTTPProvider(chain.url, request_kwargs={"timeout": 120}))
     event = w3.eth.contract(address=chain.address, abi=chain.abi).events.DepositEvent
     count = 0
     for first, last in chain.ranges(size):
@@ -299,12 +385,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--gap", type=int, default=100, help="empty blocks between txs")
     parser.add_argument("--max-range", type=int, default=200, help="blocks per eth_getLogs")
     parser.add_argument("--repeat", type=int, default=3, help="best of N for each contender")
+    parser.add_argument(
+        "--node-delay-ms",
+        type=float,
+        default=0.0,
+        help="hold every request this long on its way to anvil (a node across a network)",
+    )
     args = parser.parse_args(argv)
 
     print(f"python {platform.python_version()} on {platform.machine()}; building the chain...")
     started = time.perf_counter()
     chain = build_chain(args.events, args.per_tx, args.gap)
+    distance = contextlib.ExitStack()
     try:
+        if args.node_delay_ms > 0:
+            proxy = distance.enter_context(DelayProxy(chain.url, args.node_delay_ms / 1000))
+            chain = replace(chain, url=proxy.url)
         blocks = chain.last - chain.first + 1
         ranges = len(chain.ranges(args.max_range))
         print(
@@ -334,6 +430,7 @@ def main(argv: list[str]) -> int:
                     check("web3.py", count, chain)
                     web3_seconds = seconds
     finally:
+        distance.close()
         chain.anvil.stop()
     return report(best, web3_seconds, ranges, args)
 
@@ -348,6 +445,11 @@ def report(best: dict[str, Meter], web3: float, ranges: int, args: argparse.Name
         " built before the clock starts; (a) includes cursor checks, deposit counts,"
         " headers, decoding and every commit"
     )
+    if args.node_delay_ms > 0:
+        print(
+            f"every request held {args.node_delay_ms:g} ms on its way to anvil (a distant"
+            " node); the bench process's CPU below includes the proxy doing it"
+        )
     print(f"(b) raw eth_getLogs fetch (floor):   {raw:7.3f} s")
     print(f"(c) web3.py events.get_logs() loop:  {web3:7.3f} s")
     ok = True
