@@ -392,6 +392,8 @@ def main(argv: list[str]) -> int:
         help="hold every request this long on its way to anvil (a node across a network)",
     )
     args = parser.parse_args(argv)
+    if args.repeat < 1 or args.events < 1:
+        parser.error("--repeat and --events must be at least 1")
 
     print(f"python {platform.python_version()} on {platform.machine()}; building the chain...")
     started = time.perf_counter()

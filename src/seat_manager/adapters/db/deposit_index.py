@@ -34,10 +34,12 @@ DepositRow = tuple[bytes, bytes, int, int, int, bytes, bytes, int]
 """(pubkey, withdrawal_credentials, amount_gwei, deposit_index, block_number, block_hash,
 tx_hash, log_index): one el_deposits row as the range reader produces it."""
 
-_COLUMNS = (
+_ROW_COLUMNS = (
     "pubkey, withdrawal_credentials, amount_gwei, deposit_index, block_number, block_hash,"
-    " tx_hash, log_index, created_at"
+    " tx_hash, log_index"
 )
+"""The columns of a ``DepositRow``, in its order."""
+_COLUMNS = _ROW_COLUMNS + ", created_at"
 _SQLITE_APPEND = f"INSERT INTO el_deposits ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _SQLITE_INSERT = _SQLITE_APPEND + " ON CONFLICT (block_hash, log_index) DO NOTHING"
 _INCOMING = "el_deposits_incoming"
@@ -47,11 +49,11 @@ _POSTGRES_STAGE = (
     " tx_hash bytea, log_index integer) ON COMMIT DELETE ROWS"
 )
 _POSTGRES_INSERT = (
-    f"INSERT INTO el_deposits ({_COLUMNS}) SELECT {_COLUMNS.removesuffix(', created_at')}, $1"
+    f"INSERT INTO el_deposits ({_COLUMNS}) SELECT {_ROW_COLUMNS}, $1"
     f" FROM {_INCOMING} ON CONFLICT (block_hash, log_index) DO NOTHING"
 )
 
-_ALL_COLUMNS = [name.strip() for name in _COLUMNS.split(",")]
+_ROW_COPY_COLUMNS = [name.strip() for name in _ROW_COLUMNS.split(",")]
 
 _DEPOSITS = cast(Table, ElDepositRow.__table__)
 _BLOCKS = cast(Table, ElBlockRow.__table__)
@@ -112,8 +114,9 @@ def _created_at(dialect: Dialect, now: datetime) -> Any:
 async def _driver_in_transaction(conn: AsyncConnection) -> Any:
     """The asyncpg connection under the session, once the session's transaction has
     really begun there (SQLAlchemy begins it lazily, at its first statement)."""
-    await conn.exec_driver_sql("SELECT 1")
     driver = (await conn.get_raw_connection()).driver_connection
+    if driver is not None and not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")  # no statement yet: make it begin
     if driver is None or not driver.is_in_transaction():
         raise RuntimeError("a deposit index COPY must run inside the session's transaction")
     return driver
@@ -125,7 +128,7 @@ async def _copy_insert(conn: AsyncConnection, rows: Sequence[DepositRow], stamp:
     one, ON COMMIT would empty the staging table between the two)."""
     driver = await _driver_in_transaction(conn)
     await driver.execute(_POSTGRES_STAGE)
-    await driver.copy_records_to_table(_INCOMING, records=rows, columns=_ALL_COLUMNS[:-1])
+    await driver.copy_records_to_table(_INCOMING, records=rows, columns=_ROW_COPY_COLUMNS)
     result = await conn.exec_driver_sql(_POSTGRES_INSERT, (stamp,))
     return int(result.rowcount)
 
@@ -134,7 +137,8 @@ async def _copy_append(conn: AsyncConnection, rows: Sequence[DepositRow], stamp:
     """PostgreSQL bulk insert of absent rows: one COPY straight into el_deposits."""
     driver = await _driver_in_transaction(conn)
     records = [(*row, stamp) for row in rows]
-    await driver.copy_records_to_table("el_deposits", records=records, columns=_ALL_COLUMNS)
+    columns = [*_ROW_COPY_COLUMNS, "created_at"]
+    await driver.copy_records_to_table("el_deposits", records=records, columns=columns)
     return len(rows)
 
 
